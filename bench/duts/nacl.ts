@@ -1,0 +1,80 @@
+// nacl-router as the device under test, driven only through its CLI:
+//   taskset -c DUT node bin/nacl-router.js run FILE --link 0=tap:<p>a --link 1=tap:<p>b
+// The router creates both TAPs; once they exist the harness moves their kernel sides into the
+// client and server namespaces and configures addresses and routes (the router answers ARP for
+// 10.10.1.1 and 10.10.2.1 itself). The NaCl file comes from gen/rulesets.ts.
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { naclRuleset } from '../gen/rulesets.js';
+import { background, type Background } from '../proc.js';
+import { repoRoot } from '../programs.js';
+import { waitForLink, type Topology } from '../topology.js';
+import type { Dut, SetupInfo, SetupOptions } from './dut.js';
+
+function findNative(dir: string, depth = 0): boolean {
+  if (!existsSync(dir) || depth > 4) return false;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.isFile() && e.name.endsWith('.node')) return true;
+    if (e.isDirectory() && e.name !== 'node_modules' && findNative(join(dir, e.name), depth + 1)) return true;
+  }
+  return false;
+}
+
+export class NaclDut implements Dut {
+  readonly id = 'nacl-router';
+  readonly label = 'nacl-router';
+  readonly usesRules = true;
+  readonly supportsNat = true;
+  private proc: Background | null = null;
+  private dir: string | null = null;
+  /** The router's output from the last run, for diagnostics. */
+  lastOutput = '';
+
+  async available(): Promise<string | null> {
+    const root = repoRoot();
+    if (!existsSync(join(root, 'dist', 'src', 'commands', 'run.js'))) {
+      return 'dist/src/commands/run.js is missing (router not built yet: npm run build)';
+    }
+    if (!findNative(join(root, 'drivers', 'native'))) {
+      return 'native driver not built (no drivers/native/**/*.node)';
+    }
+    return null;
+  }
+
+  async setup(topo: Topology, opts: SetupOptions): Promise<SetupInfo> {
+    const root = repoRoot();
+    const [a, b] = [`${topo.prefix}a`, `${topo.prefix}b`];
+    this.dir = mkdtempSync(join(tmpdir(), 'nacl-bench-router-'));
+    const file = join(this.dir, 'bench.nacl');
+    writeFileSync(file, naclRuleset({ rules: opts.rules, nat: opts.nat }));
+    const start = process.hrtime.bigint();
+    this.proc = background('nacl-router', '', 'taskset', [
+      '-c', String(topo.cpus.dut), process.execPath, join(root, 'bin', 'nacl-router.js'),
+      'run', file, '--link', `0=tap:${a}`, '--link', `1=tap:${b}`,
+    ], root);
+    const proc = this.proc;
+    try {
+      await waitForLink(a, 600_000, () => proc.running);
+      await waitForLink(b, 10_000, () => proc.running);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; router output: ${(proc.stderr + proc.stdout).trim().slice(-2000)}`);
+    }
+    const loadMs = Number(process.hrtime.bigint() - start) / 1e6;
+    await topo.moveTo(a, topo.client);
+    await topo.moveTo(b, topo.server);
+    await topo.configureEndpoint('client', a);
+    await topo.configureEndpoint('server', b);
+    return { loadMs, loadWhat: 'router start (check + compile + links)' };
+  }
+
+  async teardown(_topo: Topology): Promise<void> {
+    if (this.proc) {
+      await this.proc.stop('SIGTERM');
+      this.lastOutput = (this.proc.stderr + this.proc.stdout).slice(-4000);
+    }
+    this.proc = null;
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+    this.dir = null;
+  }
+}

@@ -1,0 +1,1 @@
+export async function writeReport(_r: unknown, _dir: string): Promise<string[]> { return []; }

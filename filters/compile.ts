@@ -1,0 +1,474 @@
+// The rule compiler: Model function IR -> one plain JS function per hook, `(p: Pkt) => verdict`,
+// generated as source text and instantiated once with `new Function` (Part A2 semantics).
+//
+// Invariants:
+// * A chain runs its functions in order; ACCEPT passes to the next, the first DROP ends it; an
+//   empty chain accepts. A top-level function returns at its first accept/drop/dnat/snat, even
+//   from inside nested blocks; one that falls off its end (a Nat, or a TCP/UDP/ICMP function
+//   given another protocol) accepts. Nested blocks and inlined calls fall through.
+// * Inside generated code a statement list either `return`s a verdict (0/1) or falls through;
+//   helper functions (size chunks, dispatch bodies) return the verdict or -1 to continue, so
+//   splitting code across functions never changes behaviour.
+// * No generated function body exceeds ~CHUNK_CHARS of source (V8 stops optimising huge
+//   functions); long lists are split into chunk functions, recursively.
+// * Runs of sibling equality rules go through scaling.ts hash dispatch; large `in` sets through
+//   sets.ts. Per packet nothing is allocated: counters are typed arrays, values are numbers.
+// * Counters (by rule id): an `if` counts when its condition held, a block when entered, an
+//   action when executed; bytes are the IPv4 total length (p.ipLen).
+// * Trace code exists only when opts.trace is given.
+
+import type { Cond, Field, FunctionDef, Model, Operand, Stmt, ValueSet } from '../src/config/model.js';
+import { SUBTYPE_PROTO } from '../src/config/model.js';
+import type { HookFn, LogSink, NatActions } from '../stack/wire/pkt.js';
+import { fieldExpr } from './fields.js';
+import { RuleLogger, LOG_SEVERITY, type LogLimitOptions } from './log.js';
+import { DispatchTable, findRuns, hashStatements, type Run } from './scaling.js';
+import { inlineSetTest, normalizeSet, NumberSet } from './sets.js';
+import type { TraceSink } from './trace.js';
+
+export interface CompileOptions {
+  nat: NatActions;
+  log: LogSink;
+  trace?: TraceSink;
+  logLimit?: LogLimitOptions;
+  /** Hash dispatch for runs of equality rules (default true; false = plain linear code). */
+  scaling?: boolean;
+}
+
+export interface HookSet { prerouting: HookFn; input: HookFn; output: HookFn; postrouting: HookFn }
+
+export interface Ruleset {
+  /** Same order as model.ifaces. */
+  ifaces: HookSet[];
+  forward: HookFn;
+  counters: { packets: Float64Array; bytes: Float64Array };
+  ruleCount: number;
+  /** Each top-level function that some chain uses, compiled on its own. */
+  functions: Record<string, HookFn>;
+  /** The log/syslog limiter (call flush() from a timer to send pending summaries). */
+  logger: RuleLogger;
+  stats: { dispatchRuns: number; dispatchedRules: number; helperFunctions: number; sourceChars: number };
+}
+
+/** Split generated statement lists larger than this (characters of source). */
+const CHUNK_CHARS = 6000;
+/** log2 of the rules per helper function in dispatch residual/body switches. */
+const CASE_SHIFT = 5;
+
+const ACCEPT_ALL: HookFn = () => 0;
+const PROLOGUE = 'const b = p.buf, o3 = p.l3, o4 = p.l4; let t = 0, h = 0, v = 0;';
+
+type Env = { proto: number };
+
+function num(v: number): string {
+  if (Object.is(v, -0)) return '0';
+  return v < 0 ? `(${v})` : String(v);
+}
+
+const q = (s: string): string => JSON.stringify(s);
+
+class Gen {
+  readonly consts: unknown[] = [];
+  readonly helpers: string[] = [];
+  private readonly setNames = new Map<ValueSet, string>();
+  dispatchRuns = 0;
+  dispatchedRules = 0;
+
+  constructor(readonly trace: boolean, readonly scaling: boolean, readonly logger: RuleLogger) {}
+
+  constant(v: unknown): string {
+    this.consts.push(v);
+    return `K${this.consts.length - 1}`;
+  }
+
+  helper(params: string, body: string): string {
+    const name = `H${this.helpers.length}`;
+    this.helpers.push(`function ${name}(${params}) { ${PROLOGUE}\n${body}\n}`);
+    return name;
+  }
+
+  tr(kind: string, id: number | string, detail = "''"): string {
+    return this.trace ? `TR.event(${q(kind)}, ${id}, p, ${detail});` : '';
+  }
+
+  // ---- conditions ----
+
+  operand(o: Operand, env: Env): string {
+    return o.kind === 'const' ? num(o.value) : fieldExpr(o.field, env.proto);
+  }
+
+  cond(c: Cond, env: Env): string {
+    switch (c.kind) {
+      case 'const':
+        return c.value ? 'true' : 'false';
+      case 'not':
+        return `!${this.cond(c.c, env)}`;
+      case 'cmp': {
+        const op = c.op === '==' ? '===' : c.op === '!=' ? '!==' : c.op;
+        if (c.left.kind === 'const' && c.right.kind === 'const') {
+          return String(new Function(`return ${num(c.left.value)} ${op} ${num(c.right.value)};`)());
+        }
+        return `(${this.operand(c.left, env)} ${op} ${this.operand(c.right, env)})`;
+      }
+      case 'in':
+        return this.inTest(c.left, c.set, env);
+      case 'and':
+      case 'or': {
+        const terms: Cond[] = [];
+        const stack: Cond[] = [c];
+        while (stack.length > 0) {
+          const x = stack.pop()!;
+          if (x.kind === c.kind) stack.push(x.b, x.a);
+          else terms.push(x);
+        }
+        if (c.kind === 'or') {
+          const merged = mergeOrTerms(terms);
+          if (merged) return this.inTest({ kind: 'field', field: merged.field }, merged.set, env);
+        }
+        return `(${terms.map((x) => this.cond(x, env)).join(c.kind === 'and' ? ' && ' : ' || ')})`;
+      }
+    }
+  }
+
+  inTest(left: Operand, set: ValueSet, env: Env): string {
+    const norm = normalizeSet(set);
+    if (left.kind === 'const') return String(new NumberSet(norm).has(left.value));
+    const lv = this.operand(left, env);
+    const inline = inlineSetTest(norm, 't');
+    if (inline !== null) return `((t = ${lv}), ${inline})`;
+    let name = this.setNames.get(set);
+    if (name === undefined) {
+      name = this.constant(new NumberSet(norm));
+      this.setNames.set(set, name);
+    }
+    return `${name}.has(${lv})`;
+  }
+
+  // ---- statements ----
+
+  count(id: number): string {
+    return `P[${id}]++; B[${id}] += p.ipLen;`;
+  }
+
+  /** Code for a statement list (flattened, dispatched and chunked). */
+  list(stmts: Stmt[], env: Env): string {
+    const flat = flattenElse(stmts, env);
+    const runs = this.scaling ? findRuns(flat) : [];
+    const pieces: string[] = [];
+    let r = 0;
+    for (let i = 0; i < flat.length; i++) {
+      const run = runs[r];
+      if (run !== undefined && run.start === i) {
+        pieces.push(this.run(run, flat, env));
+        i = run.end - 1;
+        r++;
+        continue;
+      }
+      const s = flat[i]!;
+      pieces.push(this.stmt(s, env));
+      if (terminates(s, env)) break;
+    }
+    return this.chunk(pieces);
+  }
+
+  /** Keep any single function body small: move groups of pieces into helper functions. */
+  chunk(pieces: string[]): string {
+    let total = 0;
+    for (const x of pieces) total += x.length;
+    while (total > CHUNK_CHARS && pieces.length > 1) {
+      const next: string[] = [];
+      let cur: string[] = [];
+      let size = 0;
+      const flush = (): void => {
+        if (cur.length === 0) return;
+        const name = this.helper('p', `${cur.join('\n')}\nreturn -1;`);
+        next.push(`if ((v = ${name}(p)) >= 0) return v;`);
+        cur = [];
+        size = 0;
+      };
+      for (const x of pieces) {
+        if (size > 0 && size + x.length > CHUNK_CHARS) flush();
+        cur.push(x);
+        size += x.length;
+      }
+      flush();
+      pieces = next;
+      total = 0;
+      for (const x of pieces) total += x.length;
+    }
+    return pieces.join('\n');
+  }
+
+  stmt(s: Stmt, env: Env): string {
+    switch (s.kind) {
+      case 'if': {
+        const then = this.list(s.then, env);
+        const els = s.else !== null ? this.list(s.else, env) : '';
+        const f = this.tr('cond-false', s.id);
+        return `if (${this.cond(s.cond, env)}) { ${this.count(s.id)} ${this.tr('cond-true', s.id)}\n${then}\n}` +
+          (els !== '' || f !== '' ? ` else { ${f}\n${els}\n}` : '');
+      }
+      case 'accept':
+      case 'drop':
+        return `${this.count(s.id)} ${this.tr('verdict', s.id, q(s.kind))} return ${s.kind === 'accept' ? 0 : 1};`;
+      case 'log':
+      case 'syslog':
+        this.logger.prepare(s.id, s.kind, s.kind === 'log' ? LOG_SEVERITY : s.severity, s.args);
+        return `${this.count(s.id)} ${this.tr('log', s.id)} LOG.emit(${s.id}, p);`;
+      case 'dnat':
+      case 'snat':
+        return `${this.count(s.id)} NAT.${s.kind}(p, ${num(s.addr ?? -1)}, ${num(s.port ?? -1)}); ${this.tr('nat', s.id, q(s.kind))} return 0;`;
+      case 'block': {
+        const proto = SUBTYPE_PROTO[s.subtype];
+        if (proto < 0 || proto === env.proto) {
+          return `{ ${this.count(s.id)} ${this.tr('block-entered', s.id)}\n${this.list(s.body, env)}\n}`;
+        }
+        const inner = this.list(s.body, { proto });
+        const skip = this.tr('block-skipped', s.id);
+        return `if (p.proto === ${proto}) { ${this.count(s.id)} ${this.tr('block-entered', s.id)}\n${inner}\n}` +
+          (skip ? ` else { ${skip} }` : '');
+      }
+    }
+  }
+
+  /** Hash dispatch over a run of keyed rules (see scaling.ts). */
+  run(run: Run, list: Stmt[], env: Env): string {
+    this.dispatchRuns++;
+    const n = run.end - run.start;
+    this.dispatchedRules += n;
+    const table = new DispatchTable(run.sig.length, run.rules.map((k) => k.tuples));
+    const ids = new Int32Array(n);
+    const act = new Int8Array(n);
+    const actId = new Int32Array(n);
+    const hasRes = new Uint8Array(n);
+    const resCases: string[][] = [];
+    const bodyCases: string[][] = [];
+    for (let j = 0; j < n; j++) {
+      const s = list[run.start + j] as Extract<Stmt, { kind: 'if' }>;
+      const k = run.rules[j]!;
+      ids[j] = s.id;
+      if (k.residual !== null) {
+        hasRes[j] = 1;
+        (resCases[j >> CASE_SHIFT] ??= []).push(`case ${j}: return ${this.cond(k.residual, env)};`);
+      }
+      const first = s.then[0];
+      if (s.then.length === 0) act[j] = 2;
+      else if (first !== undefined && (first.kind === 'accept' || first.kind === 'drop') && !this.trace) {
+        act[j] = first.kind === 'accept' ? 0 : 1;
+        actId[j] = first.id;
+      } else {
+        act[j] = 3;
+        (bodyCases[j >> CASE_SHIFT] ??= []).push(`case ${j}: {\n${this.list(s.then, env)}\nreturn -1; }`);
+      }
+    }
+    const dispatcher = (cases: string[][], fallback: string): string | null => {
+      const fns: string[] = [];
+      let used = 0;
+      for (let c = 0; c < cases.length; c++) {
+        const cs = cases[c];
+        if (cs === undefined) { fns.push('null'); continue; }
+        used++;
+        fns.push(this.helper('j, p', `switch (j) {\n${cs.join('\n')}\n}\nreturn ${fallback};`));
+      }
+      if (used === 0) return null;
+      if (fns.length === 1) return fns[0]!;
+      return this.fnTable(fns);
+    };
+    const resFn = dispatcher(resCases, 'false');
+    const bodyFn = dispatcher(bodyCases, '-1');
+    const call = (f: string | null, argJ: string): string =>
+      f === null ? 'false' : f.startsWith('FT') ? `${f}[${argJ} >> ${CASE_SHIFT}](${argJ}, p)` : `${f}(${argJ}, p)`;
+    const T = this.constant(table.slots);
+    const keys = table.keys.map((k) => this.constant(k));
+    const ST = this.constant(table.start);
+    const LS = this.constant(table.list);
+    const ID = this.constant(ids);
+    const ACT = this.constant(act);
+    const AID = this.constant(actId);
+    const RES = this.constant(hasRes);
+    const vars = run.sig.map((_, i) => `k${i}`);
+    const reads = run.sig.map((f: Field, i) => `const k${i} = ${fieldExpr(f, env.proto)};`).join(' ');
+    const match = keys.map((k, i) => `${k}[e] === k${i}`).join(' && ');
+    return `{ ${reads}
+  ${hashStatements(vars, table.shift)}
+  for (;;) {
+    const e = ${T}[h];
+    if (e < 0) break;
+    if (${match}) {
+      for (let r = ${ST}[e], end = ${ST}[e + 1]; r < end; r++) {
+        const j = ${LS}[r];
+        ${resFn === null ? '' : `if (${RES}[j] !== 0 && !${call(resFn, 'j')}) { ${this.tr('cond-false', `${ID}[j]`)} continue; }`}
+        const id = ${ID}[j]; P[id]++; B[id] += p.ipLen; ${this.tr('cond-true', 'id')}
+        const a = ${ACT}[j];
+        if (a <= 1) { const x = ${AID}[j]; P[x]++; B[x] += p.ipLen; return a; }
+        ${bodyFn === null ? '' : `if (a === 3 && (v = ${call(bodyFn, 'j')}) >= 0) return v;`}
+      }
+      break;
+    }
+    h = (h + 1) & ${table.mask};
+  }
+}`;
+  }
+
+  private fnTables = 0;
+  fnTable(names: string[]): string {
+    const name = `FT${this.fnTables++}`;
+    this.helpers.push(`const ${name} = [${names.join(', ')}];`);
+    return name;
+  }
+}
+
+/** `a == 1 or a == 2 or a in [...]` over one field becomes one set test. */
+function mergeOrTerms(terms: Cond[]): { field: Field; set: ValueSet } | null {
+  if (terms.length < 2) return null;
+  let field: Field | null = null;
+  const set: ValueSet = { exact: [], ranges: [] };
+  for (const t of terms) {
+    let f: Field;
+    if (t.kind === 'cmp' && t.op === '==' && t.left.kind === 'field' && t.right.kind === 'const') {
+      f = t.left.field;
+      set.exact.push(t.right.value);
+    } else if (t.kind === 'cmp' && t.op === '==' && t.right.kind === 'field' && t.left.kind === 'const') {
+      f = t.right.field;
+      set.exact.push(t.left.value);
+    } else if (t.kind === 'in' && t.left.kind === 'field') {
+      f = t.left.field;
+      set.exact.push(...t.set.exact);
+      set.ranges.push(...t.set.ranges);
+    } else return null;
+    if (field !== null && f !== field) return null;
+    field = f;
+  }
+  return field === null ? null : { field, set };
+}
+
+function blockRuns(s: Extract<Stmt, { kind: 'block' }>, env: Env): boolean {
+  const proto = SUBTYPE_PROTO[s.subtype];
+  return proto < 0 || proto === env.proto;
+}
+
+/** True when the statement always ends the top-level function (for this context). */
+export function terminates(s: Stmt, env: Env): boolean {
+  switch (s.kind) {
+    case 'accept': case 'drop': case 'dnat': case 'snat': return true;
+    case 'log': case 'syslog': return false;
+    case 'if': return s.else !== null && listTerminates(s.then, env) && listTerminates(s.else, env);
+    case 'block': return blockRuns(s, env) && listTerminates(s.body, env);
+  }
+}
+
+function listTerminates(list: Stmt[], env: Env): boolean {
+  for (const s of list) if (terminates(s, env)) return true;
+  return false;
+}
+
+/** `if (c) { T } else { E }; R` with T always ending the function is `if (c) { T }; E; R`:
+ *  flattening exposes else-if ladders to hash dispatch. */
+function flattenElse(list: Stmt[], env: Env): Stmt[] {
+  let any = false;
+  for (const s of list) if (s.kind === 'if' && s.else !== null) { any = true; break; }
+  if (!any) return list;
+  const out: Stmt[] = [];
+  const stack: Array<{ l: Stmt[]; i: number }> = [{ l: list, i: 0 }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    if (top.i >= top.l.length) { stack.pop(); continue; }
+    const s = top.l[top.i++]!;
+    if (s.kind === 'if' && s.else !== null && listTerminates(s.then, env)) {
+      out.push({ ...s, else: null });
+      stack.push({ l: s.else, i: 0 });
+      continue;
+    }
+    out.push(s);
+  }
+  return out;
+}
+
+function maxRuleId(model: Model): number {
+  let max = model.rules.length - 1;
+  const stack: Stmt[] = [];
+  for (const f of Object.values(model.functions)) stack.push(...f.body);
+  while (stack.length > 0) {
+    const s = stack.pop()!;
+    if (s.id > max) max = s.id;
+    if (s.kind === 'if') { stack.push(...s.then); if (s.else) stack.push(...s.else); }
+    else if (s.kind === 'block') stack.push(...s.body);
+  }
+  return max;
+}
+
+export function compileRuleset(model: Model, opts: CompileOptions): Ruleset {
+  const ruleCount = maxRuleId(model) + 1;
+  const packets = new Float64Array(ruleCount);
+  const bytes = new Float64Array(ruleCount);
+  const logger = new RuleLogger(opts.log, ruleCount, opts.logLimit);
+  const trace = opts.trace !== undefined;
+  const gen = new Gen(trace, opts.scaling ?? true, logger);
+
+  const used: string[] = [];
+  const fnIndex = new Map<string, number>();
+  const use = (name: string): number => {
+    let i = fnIndex.get(name);
+    if (i === undefined) {
+      if (model.functions[name] === undefined) throw new Error(`compile: chain names unknown function '${name}'`);
+      i = used.length;
+      used.push(name);
+      fnIndex.set(name, i);
+    }
+    return i;
+  };
+  const chains: string[][] = [];
+  for (const ifc of model.ifaces) {
+    chains.push(ifc.chains.prerouting, ifc.chains.input, ifc.chains.output, ifc.chains.postrouting);
+  }
+  chains.push(model.gateway?.forward ?? []);
+  for (const c of chains) for (const name of c) use(name);
+
+  const fnSrc: string[] = [];
+  for (let i = 0; i < used.length; i++) {
+    const f: FunctionDef = model.functions[used[i]!]!;
+    const proto = SUBTYPE_PROTO[f.subtype];
+    const env: Env = { proto };
+    const body = gen.list(f.body, env);
+    fnSrc.push(`function F${i}(p) { ${PROLOGUE}${proto >= 0 ? ` if (p.proto !== ${proto}) return 0;` : ''}\n${body}\nreturn 0; }`);
+  }
+  const chainSrc: string[] = [];
+  const chainExpr = (names: string[]): string => {
+    if (names.length === 0) return 'ACCEPT_ALL';
+    if (names.length === 1 && !trace) return `F${fnIndex.get(names[0]!)}`;
+    const steps = names.map((n) => {
+      const i = fnIndex.get(n)!;
+      if (!trace) return `if (F${i}(p) === 1) return 1;`;
+      return `TR.event('function', -1, p, ${q(n)}); v = F${i}(p); TR.event('function-end', -1, p, ${q(n)} + (v === 1 ? ' drop' : ' accept')); if (v === 1) return 1;`;
+    });
+    const name = `C${chainSrc.length}`;
+    chainSrc.push(`function ${name}(p) { let v = 0; ${steps.join(' ')} return 0; }`);
+    return name;
+  };
+  const ifaceExprs = model.ifaces.map((ifc) =>
+    `{ prerouting: ${chainExpr(ifc.chains.prerouting)}, input: ${chainExpr(ifc.chains.input)}, ` +
+    `output: ${chainExpr(ifc.chains.output)}, postrouting: ${chainExpr(ifc.chains.postrouting)} }`);
+  const forwardExpr = chainExpr(model.gateway?.forward ?? []);
+
+  const header = gen.consts.map((_, i) => `const K${i} = K[${i}];`).join('\n');
+  const src = `'use strict';
+const P = E.P, B = E.B, NAT = E.NAT, LOG = E.LOG, TR = E.TR, ACCEPT_ALL = E.ACCEPT_ALL;
+${header}
+${gen.helpers.join('\n')}
+${fnSrc.join('\n')}
+${chainSrc.join('\n')}
+return { ifaces: [${ifaceExprs.join(', ')}], forward: ${forwardExpr}, fns: [${used.map((_, i) => `F${i}`).join(', ')}] };`;
+  const factory = new Function('E', 'K', src) as (e: unknown, k: unknown[]) => { ifaces: HookSet[]; forward: HookFn; fns: HookFn[] };
+  const built = factory({ P: packets, B: bytes, NAT: opts.nat, LOG: logger, TR: opts.trace ?? null, ACCEPT_ALL }, gen.consts);
+  const functions: Record<string, HookFn> = {};
+  used.forEach((n, i) => { functions[n] = built.fns[i]!; });
+  return {
+    ifaces: built.ifaces,
+    forward: built.forward,
+    counters: { packets, bytes },
+    ruleCount,
+    functions,
+    logger,
+    stats: { dispatchRuns: gen.dispatchRuns, dispatchedRules: gen.dispatchedRules, helperFunctions: gen.helpers.length, sourceChars: src.length },
+  };
+}

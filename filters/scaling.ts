@@ -1,0 +1,175 @@
+// Rule dispatch that stays flat as rules grow: a run of sibling `if (A and B ...) { ... }` rules
+// (no else) whose conditions all test the same fields for equality (`field == const`, or
+// `field in` a small list of exact values) becomes one hash lookup on those fields.
+// Invariants: the lookup yields, for the packet's key tuple, the rules that can match in source
+// order; each is then checked for its residual condition (the atoms not used as keys) and run,
+// so first-match order, fall-through bodies and verdicts are exactly those of the linear code.
+// Tables are typed arrays (open addressing, CSR rule lists); a lookup allocates nothing.
+
+import type { Cond, Field, Stmt } from '../src/config/model.js';
+import { normalizeSet } from './sets.js';
+
+type IfStmt = Extract<Stmt, { kind: 'if' }>;
+
+/** Shortest run worth a table. */
+export const MIN_RUN = 4;
+/** `in` atoms with at most this many exact values (and no ranges) become key alternatives. */
+const MAX_IN_KEYS = 16;
+/** Cap on key tuples one rule may expand to. */
+const MAX_TUPLES = 64;
+
+export interface KeyedRule {
+  /** Key fields, sorted. */
+  sig: Field[];
+  /** Alternative key tuples (values aligned with sig); the rule can only match one of them. */
+  tuples: number[][];
+  /** Remaining condition, or null. */
+  residual: Cond | null;
+}
+
+function conjuncts(c: Cond, out: Cond[]): void {
+  const stack: Cond[] = [c];
+  while (stack.length > 0) {
+    const x = stack.pop()!;
+    if (x.kind === 'and') stack.push(x.b, x.a);
+    else out.push(x);
+  }
+}
+
+/** Key analysis of one rule, or null when it is not keyable. */
+export function analyzeRule(s: Stmt): KeyedRule | null {
+  if (s.kind !== 'if' || s.else !== null) return null;
+  const atoms: Cond[] = [];
+  conjuncts(s.cond, atoms);
+  const keyVals = new Map<Field, number[]>();
+  const rest: Cond[] = [];
+  for (const a of atoms) {
+    if (a.kind === 'cmp' && a.op === '==') {
+      const f = a.left.kind === 'field' && a.right.kind === 'const' ? [a.left.field, a.right.value] as const
+        : a.right.kind === 'field' && a.left.kind === 'const' ? [a.right.field, a.left.value] as const : null;
+      if (f && !keyVals.has(f[0])) { keyVals.set(f[0], [f[1]]); continue; }
+    } else if (a.kind === 'in' && a.left.kind === 'field' && !keyVals.has(a.left.field)) {
+      const n = normalizeSet(a.set);
+      if (n.ranges.length === 0 && n.exact.length <= MAX_IN_KEYS) { keyVals.set(a.left.field, n.exact); continue; }
+    }
+    rest.push(a);
+  }
+  if (keyVals.size === 0) return null;
+  const sig = [...keyVals.keys()].sort();
+  let tuples: number[][] = [[]];
+  for (const f of sig) {
+    const vals = keyVals.get(f)!;
+    const next: number[][] = [];
+    for (const t of tuples) for (const v of vals) next.push([...t, v]);
+    tuples = next;
+    if (tuples.length > MAX_TUPLES) return null;
+  }
+  let residual: Cond | null = null;
+  for (let i = rest.length - 1; i >= 0; i--) residual = residual === null ? rest[i]! : { kind: 'and', a: rest[i]!, b: residual };
+  return { sig, tuples, residual };
+}
+
+export interface Run { start: number; end: number; sig: Field[]; rules: KeyedRule[] }
+
+/** Maximal runs (at least MIN_RUN long) of keyable sibling rules with the same key fields. */
+export function findRuns(list: Stmt[]): Run[] {
+  const runs: Run[] = [];
+  let cur: Run | null = null;
+  const close = (): void => {
+    if (cur && cur.end - cur.start >= MIN_RUN) runs.push(cur);
+    cur = null;
+  };
+  for (let i = 0; i < list.length; i++) {
+    const k = analyzeRule(list[i]!);
+    if (k === null) { close(); continue; }
+    const key = k.sig.join(',');
+    if (cur === null || (cur as Run).sig.join(',') !== key) {
+      close();
+      cur = { start: i, end: i, sig: k.sig, rules: [] };
+    }
+    (cur as Run).rules.push(k);
+    (cur as Run).end = i + 1;
+  }
+  close();
+  return runs;
+}
+
+const C = [0x9e3779b1, 0x85ebca77, 0xc2b2ae3d, 0x27d4eb2f, 0x165667b1, 0xd3a2646c, 0xfd7046c5, 0xb55a4f09];
+
+/** Hash of a key tuple; hashExpr() generates the same computation as JS source. */
+export function hashKeys(keys: number[], shift: number): number {
+  let h = 0;
+  for (let i = 0; i < keys.length; i++) h ^= Math.imul(keys[i]!, C[i % C.length]!);
+  h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
+  return (h ^ (h >>> 15)) >>> shift;
+}
+
+/** Statements leaving hashKeys(vars) in the local `h`. */
+export function hashStatements(vars: string[], shift: number): string {
+  const x = vars.map((v, i) => `Math.imul(${v}, ${C[i % C.length]})`).join(' ^ ');
+  return `h = ${x}; h = Math.imul(h ^ (h >>> 16), 0x7feb352d); h = (h ^ (h >>> 15)) >>> ${shift};`;
+}
+
+/** The typed-array dispatch table of one run. */
+export class DispatchTable {
+  readonly slots: Int32Array;
+  readonly shift: number;
+  readonly mask: number;
+  /** Key columns, one per signature field, by entry. */
+  readonly keys: Float64Array[];
+  /** Rules of entry e: list[start[e] .. start[e + 1]), in source order (run-relative). */
+  readonly start: Int32Array;
+  readonly list: Int32Array;
+  readonly entries: number;
+
+  constructor(width: number, tuplesByRule: number[][][]) {
+    let total = 0;
+    for (const ts of tuplesByRule) total += ts.length;
+    let bits = 2;
+    while ((1 << bits) < total * 2) bits++;
+    this.slots = new Int32Array(1 << bits).fill(-1);
+    this.mask = (1 << bits) - 1;
+    this.shift = 32 - bits;
+    const cols: number[][] = Array.from({ length: width }, () => []);
+    const pairEntry = new Int32Array(total);
+    const pairRule = new Int32Array(total);
+    let np = 0;
+    let n = 0;
+    for (let r = 0; r < tuplesByRule.length; r++) {
+      for (const t of tuplesByRule[r]!) {
+        let h = hashKeys(t, this.shift);
+        let e: number;
+        for (;;) {
+          e = this.slots[h]!;
+          if (e < 0) {
+            e = n++;
+            this.slots[h] = e;
+            for (let i = 0; i < width; i++) cols[i]!.push(t[i]!);
+            break;
+          }
+          let same = true;
+          for (let i = 0; i < width; i++) if (cols[i]![e] !== t[i]) { same = false; break; }
+          if (same) break;
+          h = (h + 1) & this.mask;
+        }
+        // A rule listing the same tuple twice (`x in [1, 1]`) appears once.
+        if (np > 0 && pairEntry[np - 1] === e && pairRule[np - 1] === r) continue;
+        let dup = false;
+        for (let q = np - 1; q >= 0 && pairRule[q] === r; q--) if (pairEntry[q] === e) { dup = true; break; }
+        if (dup) continue;
+        pairEntry[np] = e;
+        pairRule[np] = r;
+        np++;
+      }
+    }
+    this.entries = n;
+    this.keys = cols.map((c) => Float64Array.from(c));
+    // Stable counting sort of (entry, rule) pairs by entry: rule order is kept per entry.
+    this.start = new Int32Array(n + 1);
+    for (let i = 0; i < np; i++) this.start[pairEntry[i]! + 1]!++;
+    for (let e = 0; e < n; e++) this.start[e + 1]! += this.start[e]!;
+    const fill = this.start.slice(0, n);
+    this.list = new Int32Array(np);
+    for (let i = 0; i < np; i++) this.list[fill[pairEntry[i]!]!++] = pairRule[i]!;
+  }
+}

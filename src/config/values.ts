@@ -1,0 +1,312 @@
+// Name registry and value resolution for the checker.
+// The registry maps each element name (typed element, constant or function) to its AST value,
+// after dotted assignments have been merged into it (shortest path first). `resolve` turns an AST
+// value into a resolved value: numbers (addresses as uint32), sets (ranges, CIDRs, lists and
+// objects flattened into a ValueSet), strings, booleans or packet fields. Names resolve in the
+// reference's order: user element, then packet property (`ip.ttl`), then predefined word; user
+// names shadow predefined words. Results of names are cached per context class, so a large
+// list referenced by many rules is flattened once.
+
+import type { Pair, SrcLoc, Value, FunctionNode } from '../../grammar/ast.js';
+import { CT_ESTABLISHED, CT_INVALID, CT_NEW, CT_RELATED, type Field, type ValueSet } from './model.js';
+import { didYouMean, type Diagnostics } from './diagnostics.js';
+
+export type NumKind = 'int' | 'dec' | 'addr' | 'word';
+
+export type RVal =
+  | { t: 'num'; v: number; k: NumKind; loc: SrcLoc }
+  | { t: 'set'; set: ValueSet; loc: SrcLoc }
+  | { t: 'bool'; v: boolean; loc: SrcLoc }
+  | { t: 'str'; v: string; loc: SrcLoc }
+  | { t: 'field'; f: Field; loc: SrcLoc }
+  /** An error was already reported for this value. */
+  | { t: 'err'; loc: SrcLoc };
+
+export interface Element {
+  name: string;
+  /** 'const' for untyped elements; lower-case type otherwise. */
+  type: string;
+  kind: 'const' | 'typed' | 'function';
+  value: Value | null;
+  fn: FunctionNode | null;
+  nameLoc: SrcLoc;
+  loc: SrcLoc;
+  /** Keys are matched case-insensitively for Iface, Gateway and Timer. */
+  ciKeys: boolean;
+}
+
+/** Where a value is used: outside functions packet properties are meaningless. */
+export interface ValueCtx {
+  /** Namespaces usable in this function context (ip, ct, tcp, ...); null outside functions. */
+  allowed: ReadonlySet<string> | null;
+  /** Subtype name for messages, e.g. 'UDP'. */
+  subtype: string;
+}
+
+export const STATIC_CTX: ValueCtx = { allowed: null, subtype: '' };
+/** Used to resolve the value behind a name once; the use site then checks field namespaces. */
+const ANY_CTX: ValueCtx = { allowed: new Set(['ip', 'tcp', 'udp', 'icmp', 'ct']), subtype: '' };
+
+const PROPERTIES: Record<string, Record<string, Field>> = {
+  ip: {
+    version: 'ip.version', hdrlength: 'ip.hdrlength', dscp: 'ip.dscp', ecn: 'ip.ecn', length: 'ip.length',
+    id: 'ip.id', 'frag-off': 'ip.frag-off', ttl: 'ip.ttl', protocol: 'ip.protocol', checksum: 'ip.checksum',
+    saddr: 'ip.saddr', daddr: 'ip.daddr',
+  },
+  tcp: {
+    sport: 'tcp.sport', dport: 'tcp.dport', sequence: 'tcp.sequence', ackseq: 'tcp.ackseq', doff: 'tcp.doff',
+    reserved: 'tcp.reserved', flags: 'tcp.flags', window: 'tcp.window', checksum: 'tcp.checksum', urgptr: 'tcp.urgptr',
+  },
+  udp: { sport: 'udp.sport', dport: 'udp.dport', length: 'udp.length', checksum: 'udp.checksum' },
+  icmp: { type: 'icmp.type' },
+  ct: { state: 'ct.state' },
+};
+
+export const RESERVED_NAMES = new Set(['ip', 'tcp', 'udp', 'icmp', 'ct']);
+
+/** Predefined words (case-insensitive) and their numeric meaning. */
+export const PREDEFINED: ReadonlyMap<string, number> = new Map<string, number>([
+  ['fin', 1], ['syn', 2], ['rst', 4], ['psh', 8], ['ack', 16], ['urg', 32], ['ece', 64], ['cwr', 128], ['ns', 256],
+  ['ssh', 22], ['dns', 53], ['http', 80], ['https', 443],
+  ['tcp', 6], ['udp', 17], ['icmp', 1], ['ip', 4],
+  ['echo-reply', 0], ['destination-unreachable', 3], ['redirect', 5], ['echo-request', 8], ['time-exceeded', 11],
+  ['parameter-problem', 12], ['timestamp-request', 13], ['timestamp-reply', 14],
+  ['established', CT_ESTABLISHED], ['new', CT_NEW], ['related', CT_RELATED], ['invalid', CT_INVALID],
+]);
+
+/** Words the reference knows but that mean nothing at run time (rejected, Part A3). */
+const DEAD_WORDS = new Set(['iif', 'iifname', 'oif', 'oifname']);
+
+export function ipToNumber(bytes: readonly number[]): number {
+  return ((bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3]) >>> 0;
+}
+
+export function numberToIp(n: number): string {
+  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+}
+
+export function nameText(parts: readonly string[]): string {
+  return parts.join('.');
+}
+
+export function describeValue(v: Value): string {
+  switch (v.kind) {
+    case 'int': case 'dec': case 'ip': case 'cidr': return v.text;
+    case 'bool': return String(v.value);
+    case 'string': return JSON.stringify(v.value);
+    case 'name': return nameText(v.parts);
+    case 'range': return `${describeValue(v.from)}-${describeValue(v.to)}`;
+    case 'list': return 'a list';
+    case 'object': return 'an object';
+  }
+}
+
+export function findPair(obj: Value & { kind: 'object' }, key: string, ci: boolean): Pair | undefined {
+  for (const p of obj.pairs) if (p.key === key) return p;
+  if (ci) {
+    const k = key.toLowerCase();
+    for (const p of obj.pairs) if (p.key.toLowerCase() === k) return p;
+  }
+  return undefined;
+}
+
+export class Resolver {
+  readonly elements = new Map<string, Element>();
+  private readonly cache = new Map<string, RVal>();
+  private readonly resolving: string[] = [];
+
+  constructor(readonly diags: Diagnostics) {}
+
+  /** Follows names of user elements (and their members) to the AST value they stand for.
+   *  Returns the value itself when it is not such a name, or null after reporting an error. */
+  deref(v: Value): Value | null {
+    let cur = v;
+    for (let hops = 0; cur.kind === 'name'; hops++) {
+      const el = this.elements.get(cur.parts[0]);
+      if (!el || hops > 64) return cur;
+      if (el.kind === 'function') return cur;
+      const target = this.member(el, cur.parts, cur.loc);
+      if (!target) return null;
+      cur = target;
+    }
+    return cur;
+  }
+
+  /** Looks up `el.a.b` inside a user element's value. */
+  member(el: Element, parts: readonly string[], loc: SrcLoc): Value | null {
+    let cur: Value | null = el.value;
+    for (let i = 1; i < parts.length; i++) {
+      if (cur && cur.kind === 'name') cur = this.deref(cur);
+      if (!cur || cur.kind !== 'object') {
+        this.diags.error(loc, `Could not identify ${nameText(parts)}`);
+        return null;
+      }
+      const p = findPair(cur, parts[i], el.ciKeys || i > 1);
+      if (!p) {
+        this.diags.error(loc, `Could not identify ${nameText(parts)}`,
+          didYouMean(parts[i], cur.pairs.map((x) => x.key)));
+        return null;
+      }
+      cur = p.value;
+    }
+    return cur;
+  }
+
+  resolve(v: Value, ctx: ValueCtx): RVal {
+    switch (v.kind) {
+      case 'int': return { t: 'num', v: v.value, k: 'int', loc: v.loc };
+      case 'dec': return { t: 'num', v: v.value, k: 'dec', loc: v.loc };
+      case 'ip': {
+        if (v.bytes.some((b) => b > 255)) {
+          this.diags.error(v.loc, `IPv4 addr ${v.text} contains bytes greater than 255`);
+          return { t: 'err', loc: v.loc };
+        }
+        return { t: 'num', v: ipToNumber(v.bytes), k: 'addr', loc: v.loc };
+      }
+      case 'cidr': {
+        if (v.bytes.some((b) => b > 255)) {
+          this.diags.error(v.loc, `IPv4 cidr ${v.text} contains bytes greater than 255`);
+          return { t: 'err', loc: v.loc };
+        }
+        if (v.prefix > 32) {
+          this.diags.error(v.loc, `IPv4 cidr mask in ${v.text} is greater than 32`);
+          return { t: 'err', loc: v.loc };
+        }
+        const mask = v.prefix === 0 ? 0 : (0xffffffff << (32 - v.prefix)) >>> 0;
+        const net = (ipToNumber(v.bytes) & mask) >>> 0;
+        const bcast = (net | (~mask >>> 0)) >>> 0;
+        return { t: 'set', set: { exact: [], ranges: [[net, bcast]] }, loc: v.loc };
+      }
+      case 'range': {
+        const a = this.resolve(v.from, ctx);
+        const b = this.resolve(v.to, ctx);
+        if (a.t === 'err' || b.t === 'err') return { t: 'err', loc: v.loc };
+        if (a.t !== 'num' || b.t !== 'num' || a.k !== b.k) {
+          this.diags.error(v.loc, `A range's values need to be of the same type (${describeValue(v)})`);
+          return { t: 'err', loc: v.loc };
+        }
+        if (a.v > b.v) this.diags.warn(v.loc, `Range ${describeValue(v)} is empty: its start is greater than its end`);
+        return { t: 'set', set: { exact: [], ranges: [[a.v, b.v]] }, loc: v.loc };
+      }
+      case 'bool': return { t: 'bool', v: v.value, loc: v.loc };
+      case 'string': return { t: 'str', v: v.value, loc: v.loc };
+      case 'list': {
+        const set: ValueSet = { exact: [], ranges: [] };
+        let bad = false;
+        for (const item of v.items) {
+          const r = this.resolve(item, ctx);
+          if (!this.addToSet(set, r)) bad = true;
+        }
+        return bad ? { t: 'err', loc: v.loc } : { t: 'set', set, loc: v.loc };
+      }
+      case 'object': {
+        const set: ValueSet = { exact: [], ranges: [] };
+        let bad = false;
+        for (const p of v.pairs) {
+          const r = this.resolve(p.value, ctx);
+          if (!this.addToSet(set, r)) bad = true;
+        }
+        return bad ? { t: 'err', loc: v.loc } : { t: 'set', set, loc: v.loc };
+      }
+      case 'name': return this.resolveName(v.parts, v.loc, ctx);
+    }
+  }
+
+  private addToSet(set: ValueSet, r: RVal): boolean {
+    switch (r.t) {
+      case 'num': set.exact.push(r.v); return true;
+      case 'bool': set.exact.push(r.v ? 1 : 0); return true;
+      case 'set':
+        for (const x of r.set.exact) set.exact.push(x);
+        for (const x of r.set.ranges) set.ranges.push(x);
+        return true;
+      case 'err': return false;
+      case 'str':
+        this.diags.error(r.loc, 'A string cannot be part of a set of values');
+        return false;
+      case 'field':
+        this.diags.error(r.loc, `A packet property (${r.f}) cannot be part of a set of values`);
+        return false;
+    }
+  }
+
+  private resolveName(parts: string[], loc: SrcLoc, ctx: ValueCtx): RVal {
+    const text = nameText(parts);
+    const el = this.elements.get(parts[0]);
+    if (el) {
+      if (el.kind === 'function') {
+        if (parts.length > 1) this.diags.error(loc, `A function (${el.name}) does not have any named attributes`);
+        else this.diags.error(loc, `The name of a function (${el.name}) cannot be used as a value`);
+        return { t: 'err', loc };
+      }
+      const cached = this.cache.get(text);
+      if (cached) return cached.t === 'field' ? this.checkField(cached.f, loc, ctx) : { ...cached, loc };
+      if (this.resolving.includes(text)) {
+        this.diags.error(loc, `Circular definition: ${[...this.resolving.slice(this.resolving.indexOf(text)), text].join(' -> ')}`);
+        return { t: 'err', loc };
+      }
+      const target = this.member(el, parts, loc);
+      if (!target) return { t: 'err', loc };
+      if (el.kind === 'typed' && parts.length === 1) {
+        this.diags.error(loc, `${el.name} is ${el.type === 'iface' ? 'an Iface' : `a ${el.type}`} and cannot be used as a value here`);
+        return { t: 'err', loc };
+      }
+      this.resolving.push(text);
+      let r: RVal;
+      try {
+        r = this.resolve(target, ANY_CTX);
+      } finally {
+        this.resolving.pop();
+      }
+      this.cache.set(text, r);
+      return r.t === 'field' ? this.checkField(r.f, loc, ctx) : { ...r, loc };
+    }
+    const ns = parts[0].toLowerCase();
+    if (parts.length >= 2 && PROPERTIES[ns]) {
+      if (parts.length > 2) {
+        this.diags.error(loc, `Undefined protocol object properties: ${text}`);
+        return { t: 'err', loc };
+      }
+      const f = PROPERTIES[ns][parts[1].toLowerCase()];
+      if (!f) {
+        this.diags.error(loc, `Unknown property ${text}`,
+          didYouMean(parts[1], Object.keys(PROPERTIES[ns])) ?? `${ns} properties are ${Object.keys(PROPERTIES[ns]).join(', ')}`);
+        return { t: 'err', loc };
+      }
+      return this.checkField(f, loc, ctx);
+    }
+    if (parts.length === 1) {
+      const w = parts[0].toLowerCase();
+      const n = PREDEFINED.get(w);
+      if (n !== undefined) return { t: 'num', v: n, k: 'word', loc };
+      if (DEAD_WORDS.has(w)) {
+        this.diags.error(loc, `'${parts[0]}' is not supported: the reference runtime has no such property (nacl-router rejects it)`);
+        return { t: 'err', loc };
+      }
+      this.diags.error(loc, `Undefined value ${text}`, didYouMean(parts[0], this.nameCandidates()));
+      return { t: 'err', loc };
+    }
+    this.diags.error(loc, `Could not identify ${text}`, didYouMean(parts[0], this.nameCandidates()));
+    return { t: 'err', loc };
+  }
+
+  private checkField(f: Field, loc: SrcLoc, ctx: ValueCtx): RVal {
+    const ns = f.slice(0, f.indexOf('.'));
+    if (!ctx.allowed) {
+      this.diags.error(loc, `The packet property ${f} can only be used inside a function`);
+      return { t: 'err', loc };
+    }
+    if (!ctx.allowed.has(ns)) {
+      this.diags.error(loc, `A function of subtype ${ctx.subtype} cannot test on ${ns} properties`,
+        `wrap the test in a Filter::${ns.toUpperCase()} { ... } block`);
+      return { t: 'err', loc };
+    }
+    return { t: 'field', f, loc };
+  }
+
+  private candidates: string[] | null = null;
+  nameCandidates(): string[] {
+    if (!this.candidates) this.candidates = [...this.elements.keys(), ...PREDEFINED.keys()];
+    return this.candidates;
+  }
+}

@@ -1,0 +1,156 @@
+// A small lab of real hosts for the demo, the end-to-end tests and the benchmark: network
+// namespaces, links, real client/server processes and the router process. Everything a Lab makes
+// is removed by cleanup() (namespaces deleted, processes killed), which tests register as a
+// teardown so it runs even when they fail. Names carry the pid so parallel runs never collide.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The package root (works from src/ under ts-node and from dist/src/). */
+export const ROOT = findRoot(dirname(fileURLToPath(import.meta.url)));
+
+function findRoot(dir: string): string {
+  for (let d = dir; ; d = dirname(d)) {
+    if (existsSync(join(d, 'package.json'))) return d;
+    if (dirname(d) === d) return dir;
+  }
+}
+export const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
+export const HAS_TUN = existsSync('/dev/net/tun');
+
+/** Why end-to-end tests cannot run here, or null when they can. */
+export function skipReason(): string | null {
+  if (!IS_ROOT) return 'needs root';
+  if (!HAS_TUN) return 'needs /dev/net/tun';
+  if (!existsSync(join(ROOT, 'dist', 'src', 'cli.js'))) return 'needs the build (npm run build)';
+  return null;
+}
+
+export function sh(cmd: string, args: string[], opts: { allowFail?: boolean; timeout?: number } = {}): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', timeout: opts.timeout ?? 20000, stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    if (opts.allowFail) {
+      const err = e as { stdout?: string; stderr?: string };
+      return (err.stdout ?? '') + (err.stderr ?? '');
+    }
+    const err = e as { stderr?: string; message: string };
+    throw new Error(`${cmd} ${args.join(' ')}: ${err.stderr || err.message}`);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export async function waitFor(what: string, pred: () => boolean, timeoutMs = 10000, stepMs = 50): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (pred()) return;
+    await sleep(stepMs);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+interface Teardown { teardown(fn: () => void | Promise<void>): void }
+
+/** A set of namespaces and processes owned by one test. */
+export class Lab {
+  readonly tag: string;
+  private namespaces: string[] = [];
+  private procs: ChildProcess[] = [];
+  private links: string[] = [];
+
+  constructor(t: Teardown | null, tag = '') {
+    this.tag = `${tag}${process.pid % 100000}`;
+    t?.teardown(() => this.cleanup());
+  }
+
+  /** A name unique to this lab, at most 15 characters (interface name limit). */
+  name(base: string): string {
+    return `${base}${this.tag}`.slice(0, 15);
+  }
+
+  ns(base: string): string {
+    const n = this.name(base);
+    sh('ip', ['netns', 'del', n], { allowFail: true });
+    sh('ip', ['netns', 'add', n]);
+    this.namespaces.push(n);
+    sh('ip', ['-n', n, 'link', 'set', 'lo', 'up']);
+    return n;
+  }
+
+  /** Run a command inside a namespace and return its stdout. */
+  exec(ns: string, cmd: string, args: string[], opts: { allowFail?: boolean; timeout?: number } = {}): string {
+    return sh('ip', ['netns', 'exec', ns, cmd, ...args], opts);
+  }
+
+  /** Exit status of a command inside a namespace (no throw). */
+  status(ns: string, cmd: string, args: string[], timeout = 20000): number {
+    try {
+      execFileSync('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: 'ignore', timeout });
+      return 0;
+    } catch (e) {
+      const st = (e as { status?: number | null }).status;
+      return typeof st === 'number' ? st : -1;
+    }
+  }
+
+  /** Start a long-running process (in a namespace when ns is given); killed at teardown. */
+  spawn(ns: string | null, cmd: string, args: string[], env?: NodeJS.ProcessEnv): ChildProcess & { out: () => string } {
+    const argv = ns ? ['netns', 'exec', ns, cmd, ...args] : args;
+    const p = spawn(ns ? 'ip' : cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env, detached: false });
+    let out = '';
+    p.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
+    p.stderr?.on('data', (d: Buffer) => { out += d.toString(); });
+    this.procs.push(p);
+    return Object.assign(p, { out: () => out });
+  }
+
+  /** Move a link into a namespace, give it an address and bring it up. */
+  attach(link: string, ns: string, cidr: string | null): void {
+    sh('ip', ['link', 'set', link, 'netns', ns]);
+    if (cidr) sh('ip', ['-n', ns, 'addr', 'add', cidr, 'dev', link]);
+    sh('ip', ['-n', ns, 'link', 'set', link, 'up']);
+  }
+
+  /** A veth pair in the root namespace (deleted at teardown if still there). */
+  veth(a: string, b: string): void {
+    sh('ip', ['link', 'del', a], { allowFail: true });
+    sh('ip', ['link', 'add', a, 'type', 'veth', 'peer', 'name', b]);
+    this.links.push(a);
+  }
+
+  linkExists(name: string, ns?: string): boolean {
+    try {
+      execFileSync('ip', ns ? ['-n', ns, 'link', 'show', name] : ['link', 'show', name], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async cleanup(): Promise<void> {
+    for (const p of this.procs.reverse()) {
+      if (p.exitCode === null && p.signalCode === null) {
+        p.kill('SIGTERM');
+        const done = new Promise<void>((r) => p.once('exit', () => r()));
+        await Promise.race([done, sleep(3000)]);
+        if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+      }
+    }
+    this.procs = [];
+    for (const n of this.namespaces.reverse()) {
+      // Kill anything still running in the namespace before deleting it.
+      const pids = sh('ip', ['netns', 'pids', n], { allowFail: true }).split(/\s+/).filter(Boolean);
+      for (const pid of pids) {
+        try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ }
+      }
+      sh('ip', ['netns', 'del', n], { allowFail: true });
+    }
+    this.namespaces = [];
+    for (const l of this.links) sh('ip', ['link', 'del', l], { allowFail: true });
+    this.links = [];
+  }
+}

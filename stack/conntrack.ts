@@ -1,0 +1,669 @@
+// Connection tracking: one table of connections in typed arrays, shared by every Iface and
+// kept across ruleset swaps (create it once, hand it to each new ruleset).
+//
+// Invariants:
+//  * A connection c (slot index) stores its original tuple (the first packet as it arrived,
+//    before any NAT) and its reply tuple (a reply as it arrives, i.e. after NAT of the original
+//    direction). Both tuples are keys of one open-addressing index (linear probing,
+//    backward-shift deletion, no tombstones); bucket value = (c << 1 | dir) + 1, 0 = empty.
+//    Every live connection is findable from both directions at all times.
+//  * TCP/UDP tuples are 5-tuples; ICMP echo uses the identifier as both ports; every other
+//    protocol (and other ICMP) uses ports 0, i.e. (saddr, daddr, protocol).
+//  * `limit` counts connections (one slot each). Full, malformed and (with stateful_tcp)
+//    out-of-state packets are invalid: track() drops and counts them; nothing passes untracked.
+//  * Expiry runs on a 1-second timer wheel advanced by tick(nowMs); a packet only stores its new
+//    deadline (the wheel re-files the connection lazily), unless the deadline moved earlier.
+//  * Nothing allocates per packet; the arrays grow by doubling up to the cap (reserve pre-sizes).
+
+import { ACCEPT, DROP, DIR_ORIGINAL, DIR_REPLY, type ConnHooks, type Pkt } from './wire/pkt.js';
+import { CT_ESTABLISHED, CT_INVALID, CT_NEW, CT_RELATED, type CtTimeouts } from '../src/config/model.js';
+
+export const PROTO_ICMP = 1;
+export const PROTO_TCP = 6;
+export const PROTO_UDP = 17;
+
+/** TCP tracker states (stateful_tcp). */
+export const TCP_NONE = 0;
+export const TCP_SYN_SENT = 1;
+export const TCP_SYN_RECV = 2;
+export const TCP_ESTABLISHED = 3;
+export const TCP_FIN_WAIT = 4;
+export const TCP_LAST_ACK = 5;
+export const TCP_TIME_WAIT = 6;
+export const TCP_CLOSE = 7;
+export const TCP_STATE_NAMES = ['none', 'syn_sent', 'syn_recv', 'established', 'fin_wait', 'last_ack', 'time_wait', 'close'];
+
+/** Connection flag bits (Conntrack.flags). */
+export const F_CONFIRMED = 1;
+export const F_REPLIED = 2;
+export const F_SNAT = 4;
+export const F_DNAT = 8;
+/** NAT could not be set up (tuple clash, pool exhausted): finish() drops its packets. */
+export const F_NATFAIL = 16;
+/** FIN seen in the original / reply direction. */
+export const F_FIN0 = 32;
+export const F_FIN1 = 64;
+
+/** Counter indexes (Conntrack.counters). */
+export const C_INSERTS = 0;
+export const C_DROPS_FULL = 1;
+export const C_EXPIRIES = 2;
+export const C_INVALID = 3;
+export const C_INVALID_MALFORMED = 4;
+export const C_INVALID_TCP_STATE = 5;
+export const C_INVALID_UNRELATED_ICMP = 6;
+export const C_INVALID_FRAGMENT = 7;
+export const C_RELATED = 8;
+export const C_LOOKUPS = 9;
+export const C_FOUND = 10;
+export const C_REMOVED = 11;
+const N_COUNTERS = 12;
+
+export interface ConntrackConfig {
+  /** Max connections; 0 = unlimited (the built-in cap still applies). */
+  limit: number;
+  /** Connections to pre-size for. */
+  reserve: number;
+  statefulTcp: boolean;
+  /** Seconds per state and protocol. */
+  timeout: { unconfirmed: CtTimeouts; confirmed: CtTimeouts; established: CtTimeouts };
+}
+
+export const DEFAULT_TIMEOUTS: ConntrackConfig['timeout'] = {
+  unconfirmed: { tcp: 10, udp: 10, icmp: 10 },
+  confirmed: { tcp: 30, udp: 10, icmp: 10 },
+  established: { tcp: 300, udp: 10, icmp: 10 },
+};
+
+export interface ConntrackOptions {
+  /** Cap used when limit is 0 (default 1 << 20). */
+  builtinCap?: number;
+  /** Clock origin in ms (default 0: tick() values are then plain ms since start). */
+  nowMs?: number;
+  /** Rate-limited (1/s) operational messages, e.g. "table full". */
+  log?: (message: string) => void;
+  /** Hash seed (default random). */
+  seed?: number;
+}
+
+export interface ConnDumpTuple { src: string; dst: string; sport: number; dport: number }
+export interface ConnDump {
+  id: number;
+  proto: number;
+  state: 'new' | 'established';
+  tcpState: string | null;
+  confirmed: boolean;
+  snat: boolean;
+  dnat: boolean;
+  original: ConnDumpTuple;
+  reply: ConnDumpTuple;
+  expiresInS: number;
+}
+
+const WHEEL = 1024;
+const WHEEL_MASK = WHEEL - 1;
+
+const TH_FIN = 0x01;
+const TH_SYN = 0x02;
+const TH_RST = 0x04;
+const TH_ACK = 0x10;
+
+export function ipString(a: number): string {
+  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
+}
+
+function isIcmpError(type: number): boolean {
+  return type === 3 || type === 4 || type === 5 || type === 11 || type === 12;
+}
+
+function isIcmpQuery(type: number): boolean {
+  return type === 8 || type === 0;
+}
+
+function pow2AtLeast(n: number): number {
+  let p = 16;
+  while (p < n) p *= 2;
+  return p;
+}
+
+export class Conntrack implements ConnHooks {
+  // Per-connection columns (reallocated on growth: never cache them across a track/insert).
+  oSrc = new Uint32Array(0);
+  oDst = new Uint32Array(0);
+  oSp = new Uint16Array(0);
+  oDp = new Uint16Array(0);
+  rSrc = new Uint32Array(0);
+  rDst = new Uint32Array(0);
+  rSp = new Uint16Array(0);
+  rDp = new Uint16Array(0);
+  proto = new Uint8Array(0);
+  flags = new Uint8Array(0);
+  tcpState = new Uint8Array(0);
+  /** Deadline in wheel seconds; linkedExp = the deadline the wheel slot was chosen for. */
+  expiry = new Uint32Array(0);
+  private linkedExp = new Uint32Array(0);
+  private wNext = new Int32Array(0);
+  private wPrev = new Int32Array(0);
+  /** 1 = slot in use. */
+  live = new Uint8Array(0);
+  private free = new Int32Array(0);
+  private freeTop = 0;
+
+  private index = new Int32Array(0);
+  private mask = 0;
+  private wheelHead = new Int32Array(WHEEL).fill(-1);
+
+  capacity = 0;
+  /** Live connections. */
+  entries = 0;
+  readonly counters = new Float64Array(N_COUNTERS);
+
+  limit = 0;
+  statefulTcp = false;
+  private maxCap: number;
+  private readonly builtinCap: number;
+  // Timeouts (seconds) indexed [state 0 unconfirmed / 1 confirmed / 2 established][proto class 0 tcp / 1 udp / 2 other].
+  private readonly tmo = new Uint32Array(9);
+
+  private readonly epochMs: number;
+  /** Current time in wheel seconds. */
+  now = 0;
+  private wheelSec = 0;
+  private readonly seed: number;
+  private readonly log: ((m: string) => void) | null;
+  private lastFullLog = -1;
+  private fullSuppressed = 0;
+
+  /** Set by classify(): the connection was created by this packet. */
+  created = false;
+  /** Called just before a connection is removed (expiry or remove()). */
+  onRemove: ((c: number) => void) | null = null;
+
+  constructor(cfg: Partial<ConntrackConfig> = {}, opts: ConntrackOptions = {}) {
+    this.builtinCap = opts.builtinCap ?? 1 << 20;
+    this.epochMs = opts.nowMs ?? 0;
+    this.seed = (opts.seed ?? (Math.random() * 0x100000000)) >>> 0;
+    this.log = opts.log ?? null;
+    this.maxCap = this.builtinCap;
+    this.configure(cfg);
+    this.grow(Math.max(1024, Math.min(cfg.reserve ?? 0, this.maxCap)));
+  }
+
+  /** Apply (new) settings; keeps every entry (reload). */
+  configure(cfg: Partial<ConntrackConfig>): void {
+    this.limit = cfg.limit ?? 0;
+    this.statefulTcp = cfg.statefulTcp ?? false;
+    this.maxCap = this.limit > 0 ? this.limit : this.builtinCap;
+    const t = cfg.timeout ?? DEFAULT_TIMEOUTS;
+    const rows = [t.unconfirmed, t.confirmed, t.established];
+    for (let s = 0; s < 3; s++) {
+      this.tmo[s * 3] = Math.max(1, rows[s].tcp);
+      this.tmo[s * 3 + 1] = Math.max(1, rows[s].udp);
+      this.tmo[s * 3 + 2] = Math.max(1, rows[s].icmp);
+    }
+    if ((cfg.reserve ?? 0) > this.capacity) this.grow(Math.min(cfg.reserve ?? 0, this.maxCap));
+  }
+
+  // ---- table ----------------------------------------------------------------------------
+
+  private grow(newCap: number): void {
+    const old = this.capacity;
+    if (newCap <= old) return;
+    const cp32 = (a: Uint32Array) => { const n = new Uint32Array(newCap); n.set(a); return n; };
+    const cp16 = (a: Uint16Array) => { const n = new Uint16Array(newCap); n.set(a); return n; };
+    const cp8 = (a: Uint8Array) => { const n = new Uint8Array(newCap); n.set(a); return n; };
+    const cpi = (a: Int32Array) => { const n = new Int32Array(newCap); n.set(a); return n; };
+    this.oSrc = cp32(this.oSrc); this.oDst = cp32(this.oDst);
+    this.oSp = cp16(this.oSp); this.oDp = cp16(this.oDp);
+    this.rSrc = cp32(this.rSrc); this.rDst = cp32(this.rDst);
+    this.rSp = cp16(this.rSp); this.rDp = cp16(this.rDp);
+    this.proto = cp8(this.proto); this.flags = cp8(this.flags); this.tcpState = cp8(this.tcpState);
+    this.expiry = cp32(this.expiry); this.linkedExp = cp32(this.linkedExp);
+    this.wNext = cpi(this.wNext); this.wPrev = cpi(this.wPrev);
+    this.live = cp8(this.live);
+    const free = new Int32Array(newCap);
+    free.set(this.free.subarray(0, this.freeTop));
+    let top = this.freeTop;
+    for (let c = newCap - 1; c >= old; c--) free[top++] = c;
+    this.free = free;
+    this.freeTop = top;
+    this.capacity = newCap;
+    const size = pow2AtLeast(newCap * 4);
+    this.index = new Int32Array(size);
+    this.mask = size - 1;
+    for (let c = 0; c < old; c++) {
+      if (!this.live[c]) continue;
+      this.indexInsert(c, DIR_ORIGINAL);
+      this.indexInsert(c, DIR_REPLY);
+    }
+  }
+
+  private hash(s: number, d: number, sp: number, dp: number, pr: number): number {
+    let h = Math.imul(s ^ this.seed, 0x9e3779b1);
+    h = Math.imul(h ^ (h >>> 15) ^ d, 0x85ebca77);
+    h = Math.imul(h ^ (h >>> 13) ^ ((sp << 16) | dp), 0xc2b2ae3d);
+    h = Math.imul(h ^ (h >>> 16) ^ pr, 0x27d4eb2f);
+    return (h ^ (h >>> 15)) >>> 0;
+  }
+
+  private keyHash(c: number, dir: number): number {
+    return dir === DIR_ORIGINAL
+      ? this.hash(this.oSrc[c], this.oDst[c], this.oSp[c], this.oDp[c], this.proto[c])
+      : this.hash(this.rSrc[c], this.rDst[c], this.rSp[c], this.rDp[c], this.proto[c]);
+  }
+
+  private indexInsert(c: number, dir: number): void {
+    const idx = this.index, m = this.mask;
+    let i = this.keyHash(c, dir) & m;
+    while (idx[i] !== 0) i = (i + 1) & m;
+    idx[i] = ((c << 1) | dir) + 1;
+  }
+
+  private indexRemove(c: number, dir: number): void {
+    const idx = this.index, m = this.mask;
+    const want = ((c << 1) | dir) + 1;
+    let i = this.keyHash(c, dir) & m;
+    while (idx[i] !== want) {
+      if (idx[i] === 0) return;
+      i = (i + 1) & m;
+    }
+    // Backward-shift deletion: pull later members of the probe run into the hole.
+    let hole = i;
+    let j = (i + 1) & m;
+    while (idx[j] !== 0) {
+      const v = idx[j] - 1;
+      const home = this.keyHash(v >>> 1, v & 1) & m;
+      // Move j into the hole unless its home lies cyclically in (hole, j].
+      const inRange = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+      if (!inRange) {
+        idx[hole] = idx[j];
+        hole = j;
+      }
+      j = (j + 1) & m;
+    }
+    idx[hole] = 0;
+  }
+
+  /** (c << 1 | dir) of the connection that has this tuple as a key, or -1. */
+  find(s: number, d: number, sp: number, dp: number, pr: number): number {
+    const idx = this.index, m = this.mask;
+    let i = this.hash(s, d, sp, dp, pr) & m;
+    for (;;) {
+      const e = idx[i];
+      if (e === 0) return -1;
+      const v = e - 1;
+      const c = v >>> 1;
+      if (this.proto[c] === pr) {
+        if ((v & 1) === 0) {
+          if (this.oSrc[c] === s && this.oDst[c] === d && this.oSp[c] === sp && this.oDp[c] === dp) return v;
+        } else if (this.rSrc[c] === s && this.rDst[c] === d && this.rSp[c] === sp && this.rDp[c] === dp) return v;
+      }
+      i = (i + 1) & m;
+    }
+  }
+
+  /** Create a connection from an original tuple (reply = its inverse). -1 when full. */
+  insert(s: number, d: number, sp: number, dp: number, pr: number): number {
+    if (this.entries >= this.maxCap) return -1;
+    if (this.freeTop === 0) this.grow(Math.min(this.capacity * 2, this.maxCap));
+    if (this.freeTop === 0) return -1;
+    const c = this.free[--this.freeTop];
+    this.oSrc[c] = s; this.oDst[c] = d; this.oSp[c] = sp; this.oDp[c] = dp;
+    this.rSrc[c] = d; this.rDst[c] = s; this.rSp[c] = dp; this.rDp[c] = sp;
+    this.proto[c] = pr;
+    this.flags[c] = 0;
+    this.tcpState[c] = TCP_NONE;
+    this.live[c] = 1;
+    this.indexInsert(c, DIR_ORIGINAL);
+    this.indexInsert(c, DIR_REPLY);
+    const exp = this.now + this.timeoutOf(c);
+    this.expiry[c] = exp;
+    this.link(c, exp);
+    this.entries++;
+    this.counters[C_INSERTS]++;
+    return c;
+  }
+
+  /** Replace the reply tuple (NAT). False (and unchanged) when another connection owns it. */
+  setReply(c: number, s: number, d: number, sp: number, dp: number): boolean {
+    if (this.rSrc[c] === s && this.rDst[c] === d && this.rSp[c] === sp && this.rDp[c] === dp) return true;
+    const other = this.find(s, d, sp, dp, this.proto[c]);
+    if (other >= 0) return false;
+    this.indexRemove(c, DIR_REPLY);
+    this.rSrc[c] = s; this.rDst[c] = d; this.rSp[c] = sp; this.rDp[c] = dp;
+    this.indexInsert(c, DIR_REPLY);
+    return true;
+  }
+
+  /** Would this reply tuple be free (for NAT port choice)? */
+  replyFree(s: number, d: number, sp: number, dp: number, pr: number): boolean {
+    return this.find(s, d, sp, dp, pr) < 0;
+  }
+
+  remove(c: number): void {
+    if (!this.live[c]) return;
+    if (this.onRemove !== null) this.onRemove(c);
+    this.indexRemove(c, DIR_ORIGINAL);
+    this.indexRemove(c, DIR_REPLY);
+    this.unlink(c);
+    this.live[c] = 0;
+    this.free[this.freeTop++] = c;
+    this.entries--;
+    this.counters[C_REMOVED]++;
+  }
+
+  // ---- timers ---------------------------------------------------------------------------
+
+  private link(c: number, exp: number): void {
+    const slot = exp & WHEEL_MASK;
+    const h = this.wheelHead[slot];
+    this.wPrev[c] = -1;
+    this.wNext[c] = h;
+    if (h >= 0) this.wPrev[h] = c;
+    this.wheelHead[slot] = c;
+    this.linkedExp[c] = exp;
+  }
+
+  private unlink(c: number): void {
+    const p = this.wPrev[c], n = this.wNext[c];
+    if (p >= 0) this.wNext[p] = n;
+    else this.wheelHead[this.linkedExp[c] & WHEEL_MASK] = n;
+    if (n >= 0) this.wPrev[n] = p;
+  }
+
+  /** Timeout (s) for the connection's current state. */
+  timeoutOf(c: number): number {
+    const pr = this.proto[c];
+    const cls = pr === PROTO_TCP ? 0 : pr === PROTO_UDP ? 1 : 2;
+    const f = this.flags[c];
+    if (pr === PROTO_TCP && this.statefulTcp) {
+      const st = this.tcpState[c];
+      if (st === TCP_ESTABLISHED) return this.tmo[6];
+      if (st === TCP_CLOSE || st === TCP_TIME_WAIT) return this.tmo[0];
+      return (f & (F_CONFIRMED | F_REPLIED)) !== 0 ? this.tmo[3] : this.tmo[0];
+    }
+    if ((f & F_REPLIED) !== 0) return this.tmo[6 + cls];
+    if ((f & F_CONFIRMED) !== 0) return this.tmo[3 + cls];
+    return this.tmo[cls];
+  }
+
+  /** Refresh the deadline after a packet or a state change. */
+  touch(c: number): void {
+    const exp = this.now + this.timeoutOf(c);
+    this.expiry[c] = exp;
+    if (exp < this.linkedExp[c]) {
+      this.unlink(c);
+      this.link(c, exp);
+    }
+  }
+
+  /** Advance the clock; expires connections whose deadline has passed. */
+  tick(nowMs: number): void {
+    const sec = Math.floor((nowMs - this.epochMs) / 1000);
+    if (sec <= this.now) return;
+    this.now = sec;
+    let from = this.wheelSec + 1;
+    if (sec - this.wheelSec >= WHEEL) from = sec - WHEEL + 1;
+    for (let t = from; t <= sec; t++) {
+      const slot = t & WHEEL_MASK;
+      let c = this.wheelHead[slot];
+      while (c >= 0) {
+        const next = this.wNext[c];
+        const exp = this.expiry[c];
+        if (exp <= sec) {
+          this.counters[C_EXPIRIES]++;
+          this.remove(c);
+        } else if ((exp & WHEEL_MASK) !== slot) {
+          this.unlink(c);
+          this.link(c, exp);
+        } else {
+          this.linkedExp[c] = exp;
+        }
+        c = next;
+      }
+    }
+    this.wheelSec = sec;
+  }
+
+  // ---- packets --------------------------------------------------------------------------
+
+  private invalid(p: Pkt, reason: number): number {
+    p.ctState = CT_INVALID;
+    p.conn = -1;
+    this.counters[C_INVALID]++;
+    this.counters[reason]++;
+    return DROP;
+  }
+
+  private full(p: Pkt): number {
+    this.counters[C_DROPS_FULL]++;
+    p.ctState = CT_INVALID;
+    p.conn = -1;
+    if (this.log !== null) {
+      if (this.now !== this.lastFullLog) {
+        const sup = this.fullSuppressed;
+        this.lastFullLog = this.now;
+        this.fullSuppressed = 0;
+        this.log(`conntrack: table full (${this.entries}/${this.maxCap} connections), dropping packet` +
+          (sup > 0 ? ` (${sup} similar messages suppressed)` : ''));
+      } else {
+        this.fullSuppressed++;
+      }
+    }
+    return DROP;
+  }
+
+  /** Find or create the packet's connection; sets p.conn, p.dir, p.ctState and this.created.
+   *  DROP (counted) for invalid packets and a full table. No NAT. */
+  classify(p: Pkt): number {
+    this.created = false;
+    this.counters[C_LOOKUPS]++;
+    if (p.frag) return this.invalid(p, C_INVALID_FRAGMENT);
+    const pr = p.proto;
+    const dv = p.dv;
+    let sp = p.sport, dp = p.dport;
+    let thFlags = 0;
+    if (pr === PROTO_TCP) {
+      const doff = dv.getUint8(p.l4 + 12) >>> 4;
+      if (doff < 5 || doff * 4 > p.l4Len) return this.invalid(p, C_INVALID_MALFORMED);
+      thFlags = dv.getUint8(p.l4 + 13);
+      if ((thFlags & (TH_SYN | TH_FIN)) === (TH_SYN | TH_FIN) || (thFlags & (TH_SYN | TH_RST)) === (TH_SYN | TH_RST) ||
+          (thFlags & (TH_SYN | TH_ACK | TH_RST | TH_FIN)) === 0) {
+        return this.invalid(p, C_INVALID_MALFORMED);
+      }
+    } else if (pr === PROTO_UDP) {
+      const ulen = dv.getUint16(p.l4 + 4);
+      if (ulen < 8 || (p.gsoType === 0 && ulen > p.l4Len)) return this.invalid(p, C_INVALID_MALFORMED);
+    } else if (pr === PROTO_ICMP) {
+      if (p.l4Len < 8) return this.invalid(p, C_INVALID_MALFORMED);
+      const type = dv.getUint8(p.l4);
+      if (isIcmpError(type)) return this.related(p);
+      if (isIcmpQuery(type)) { sp = dv.getUint16(p.l4 + 4); dp = sp; } else { sp = 0; dp = 0; }
+    } else {
+      sp = 0; dp = 0;
+    }
+
+    const v = this.find(p.saddr, p.daddr, sp, dp, pr);
+    if (v >= 0) {
+      this.counters[C_FOUND]++;
+      const c = v >>> 1;
+      const dir = v & 1;
+      if (pr === PROTO_TCP && this.statefulTcp) {
+        if (!this.tcpStep(c, dir, thFlags)) return this.invalid(p, C_INVALID_TCP_STATE);
+      } else if (dir === DIR_REPLY) {
+        this.flags[c] |= F_REPLIED;
+      }
+      this.touch(c);
+      p.conn = c;
+      p.dir = dir;
+      p.ctState = (this.flags[c] & F_REPLIED) !== 0 ? CT_ESTABLISHED : CT_NEW;
+      return ACCEPT;
+    }
+
+    if (pr === PROTO_TCP && this.statefulTcp && (thFlags & (TH_SYN | TH_ACK | TH_RST | TH_FIN)) !== TH_SYN) {
+      return this.invalid(p, C_INVALID_TCP_STATE);
+    }
+    if (pr === PROTO_ICMP && sp !== 0 && dv.getUint8(p.l4) === 0) {
+      return this.invalid(p, C_INVALID_UNRELATED_ICMP);
+    }
+    const c = this.insert(p.saddr, p.daddr, sp, dp, pr);
+    if (c < 0) return this.full(p);
+    if (pr === PROTO_TCP && this.statefulTcp) {
+      this.tcpState[c] = TCP_SYN_SENT;
+      this.touch(c);
+    }
+    this.created = true;
+    p.conn = c;
+    p.dir = DIR_ORIGINAL;
+    p.ctState = CT_NEW;
+    return ACCEPT;
+  }
+
+  /** ICMP error: find the connection of the quoted packet. The quoted packet left the router
+   *  after NAT, so its inverse is a key; the error travels in that key's direction. */
+  private related(p: Pkt): number {
+    const dv = p.dv;
+    const in3 = p.l4 + 8;
+    const end = p.l3 + p.ipLen;
+    if (in3 + 20 > end) return this.invalid(p, C_INVALID_MALFORMED);
+    const vihl = dv.getUint8(in3);
+    const ihl = (vihl & 15) * 4;
+    if (vihl >>> 4 !== 4 || ihl < 20 || in3 + ihl + 8 > end) return this.invalid(p, C_INVALID_MALFORMED);
+    const ipr = dv.getUint8(in3 + 9);
+    const isrc = dv.getUint32(in3 + 12);
+    const idst = dv.getUint32(in3 + 16);
+    const in4 = in3 + ihl;
+    let isp = 0, idp = 0;
+    if (ipr === PROTO_TCP || ipr === PROTO_UDP) {
+      isp = dv.getUint16(in4);
+      idp = dv.getUint16(in4 + 2);
+    } else if (ipr === PROTO_ICMP && isIcmpQuery(dv.getUint8(in4))) {
+      isp = dv.getUint16(in4 + 4);
+      idp = isp;
+    }
+    const v = this.find(idst, isrc, idp, isp, ipr);
+    if (v < 0) return this.invalid(p, C_INVALID_UNRELATED_ICMP);
+    this.counters[C_RELATED]++;
+    p.conn = v >>> 1;
+    p.dir = v & 1;
+    p.ctState = CT_RELATED;
+    return ACCEPT;
+  }
+
+  /** The stateful TCP machine (no sequence window tracking). False = invalid packet. */
+  private tcpStep(c: number, dir: number, fl: number): boolean {
+    const st = this.tcpState[c];
+    const syn = (fl & TH_SYN) !== 0, ack = (fl & TH_ACK) !== 0, rst = (fl & TH_RST) !== 0, fin = (fl & TH_FIN) !== 0;
+    if (rst) {
+      this.tcpState[c] = TCP_CLOSE;
+      return true;
+    }
+    switch (st) {
+      case TCP_SYN_SENT:
+        if (dir === DIR_ORIGINAL) return syn && !ack;
+        if (!syn) return false;
+        this.tcpState[c] = TCP_SYN_RECV;
+        this.flags[c] |= F_REPLIED;
+        return true;
+      case TCP_SYN_RECV:
+        if (syn) return dir === DIR_ORIGINAL ? !ack : true;
+        if (dir === DIR_ORIGINAL && ack) this.tcpState[c] = TCP_ESTABLISHED;
+        if (fin) this.finStep(c, dir);
+        return true;
+      case TCP_ESTABLISHED:
+      case TCP_FIN_WAIT:
+      case TCP_LAST_ACK:
+        if (syn) return dir === DIR_REPLY && ack;
+        if (fin) this.finStep(c, dir);
+        else if (st === TCP_LAST_ACK && ack) this.tcpState[c] = TCP_TIME_WAIT;
+        return true;
+      case TCP_TIME_WAIT:
+      case TCP_CLOSE:
+        if (syn && !ack && dir === DIR_ORIGINAL) {
+          this.tcpState[c] = TCP_SYN_SENT;
+          this.flags[c] &= ~(F_REPLIED | F_FIN0 | F_FIN1);
+        }
+        return !syn || (!ack && dir === DIR_ORIGINAL) || (ack && dir === DIR_REPLY);
+      default:
+        return false;
+    }
+  }
+
+  private finStep(c: number, dir: number): void {
+    const f = (this.flags[c] |= dir === DIR_ORIGINAL ? F_FIN0 : F_FIN1);
+    this.tcpState[c] = (f & (F_FIN0 | F_FIN1)) === (F_FIN0 | F_FIN1) ? TCP_LAST_ACK : TCP_FIN_WAIT;
+  }
+
+  /** Mark the connection confirmed (it left the router once). */
+  confirm(c: number): void {
+    if ((this.flags[c] & F_CONFIRMED) === 0) {
+      this.flags[c] |= F_CONFIRMED;
+      this.touch(c);
+    }
+  }
+
+  // ---- ConnHooks without NAT (stack/nat.ts wraps these with translation) ----------------
+
+  track(p: Pkt): number {
+    return this.classify(p);
+  }
+
+  local(p: Pkt): number {
+    return this.classify(p);
+  }
+
+  finish(p: Pkt): number {
+    if (p.conn >= 0 && p.ctState !== CT_RELATED) this.confirm(p.conn);
+    return ACCEPT;
+  }
+
+  // ---- observability --------------------------------------------------------------------
+
+  stats(): { entries: number; limit: number; capacity: number; inserts: number; dropsFull: number; expiries: number; invalid: number; related: number } {
+    const k = this.counters;
+    return {
+      entries: this.entries, limit: this.maxCap, capacity: this.capacity, inserts: k[C_INSERTS],
+      dropsFull: k[C_DROPS_FULL], expiries: k[C_EXPIRIES], invalid: k[C_INVALID], related: k[C_RELATED],
+    };
+  }
+
+  /** The live connections as plain objects (for `ctl conntrack`); at most `max`. */
+  dump(max = Infinity): ConnDump[] {
+    const out: ConnDump[] = [];
+    for (let c = 0; c < this.capacity && out.length < max; c++) {
+      if (!this.live[c]) continue;
+      const f = this.flags[c];
+      out.push({
+        id: c,
+        proto: this.proto[c],
+        state: (f & F_REPLIED) !== 0 ? 'established' : 'new',
+        tcpState: this.proto[c] === PROTO_TCP && this.statefulTcp ? TCP_STATE_NAMES[this.tcpState[c]] : null,
+        confirmed: (f & F_CONFIRMED) !== 0,
+        snat: (f & F_SNAT) !== 0,
+        dnat: (f & F_DNAT) !== 0,
+        original: { src: ipString(this.oSrc[c]), dst: ipString(this.oDst[c]), sport: this.oSp[c], dport: this.oDp[c] },
+        reply: { src: ipString(this.rSrc[c]), dst: ipString(this.rDst[c]), sport: this.rSp[c], dport: this.rDp[c] },
+        expiresInS: this.expiry[c] - this.now,
+      });
+    }
+    return out;
+  }
+
+  /** Internal consistency check for tests: every live connection findable from both sides,
+   *  index holds exactly two keys per live connection. Returns a problem description or null. */
+  verify(): string | null {
+    let keys = 0;
+    for (let i = 0; i < this.index.length; i++) if (this.index[i] !== 0) keys++;
+    if (keys !== this.entries * 2) return `index holds ${keys} keys for ${this.entries} connections`;
+    let n = 0;
+    for (let c = 0; c < this.capacity; c++) {
+      if (!this.live[c]) continue;
+      n++;
+      const pr = this.proto[c];
+      if (this.find(this.oSrc[c], this.oDst[c], this.oSp[c], this.oDp[c], pr) !== (c << 1)) return `conn ${c} not found by original tuple`;
+      if (this.find(this.rSrc[c], this.rDst[c], this.rSp[c], this.rDp[c], pr) !== ((c << 1) | 1)) return `conn ${c} not found by reply tuple`;
+    }
+    if (n !== this.entries) return `entries ${this.entries} but ${n} live`;
+    return null;
+  }
+}

@@ -1,0 +1,80 @@
+// TapLink against the real kernel: a TAP whose kernel side lives in a namespace the test
+// creates, answered in JS (ARP + ICMP echo) so `ping` from the namespace succeeds, with and
+// without vnet_hdr; plus the error paths (bad names, closed links).
+
+import t from 'tap';
+import { TapLink } from '../../drivers/tap.js';
+import { macFromName, nativeAddon } from '../../drivers/native.js';
+import { addNs, inNs, ipv4, macStr, placeInNs, sh, shQuiet, startResponder } from './tap-helpers.js';
+
+const pid = process.pid;
+
+t.test('errors carry the errno text and never crash', async (t) => {
+  t.throws(() => new TapLink({ name: 'bad/name' }), { message: /^TUNSETIFF: Invalid argument/, code: 'EINVAL' });
+  t.throws(() => new TapLink({ name: 'x'.repeat(20) }), { message: /File name too long/, code: 'ENAMETOOLONG' });
+  t.throws(() => new TapLink({ name: '' }), { message: /Invalid argument/ });
+  t.throws(() => new TapLink({ name: `tq${pid}`, batch: 0 }), RangeError);
+  t.throws(() => nativeAddon().ifGetMtu(`nx${pid}`), { message: new RegExp(`^SIOCGIFMTU nx${pid}: No such device`), code: 'ENODEV' });
+  t.throws(() => new (nativeAddon() as unknown as { openTap: unknown; NativeLink: new () => unknown }).NativeLink(), /openTap/);
+});
+
+t.test('open, controls, idempotent close', async (t) => {
+  const name = `tq${pid}`;
+  const link = new TapLink({ name, vnetHdr: false });
+  t.teardown(() => link.close());
+  t.equal(link.name, name);
+  t.equal(link.vnetHdr, false);
+  t.ok(link.ifindex > 0, 'ifindex');
+  t.equal(link.ifindex, nativeAddon().ifIndex(name));
+  t.equal(link.mtu, 1500);
+  t.same(link.mac, macFromName(name), 'default router MAC derived from the name');
+  t.equal(link.mac[0]! & 3, 2, 'locally administered unicast');
+  t.equal(macStr(link.kernelMac()), macStr(nativeAddon().ifGetMac(name)), 'kernel-side MAC through the fd');
+  t.notSame(link.kernelMac(), link.mac, 'router MAC differs from the kernel MAC');
+  link.setMtu(1400);
+  t.equal(link.mtu, 1400);
+  t.equal(nativeAddon().ifGetMtu(name), 1400);
+  link.setUp(true);
+  t.match(sh('ip', 'link', 'show', name), /UP/);
+  link.setUp(false);
+  t.throws(() => new TapLink({ name }), { code: 'EBUSY', message: /TUNSETIFF: Device or resource busy/ }, 'second open of a single-queue TAP');
+  link.close();
+  link.close();
+  const off = new Int32Array([64]);
+  const len = new Int32Array([60]);
+  t.equal(link.send(new Uint8Array(256), off, len, 1), 0, 'send after close writes nothing');
+  t.equal(link.stats.txDropped, 1);
+  t.throws(() => link.start(() => {}), /closed/);
+  t.throws(() => sh('ip', 'link', 'show', name), 'device gone after close');
+
+  const named = new TapLink({ name: 'naclt%d', mac: '02:00:00:00:00:01' });
+  t.match(named.name, /^naclt\d+$/, 'kernel-chosen name');
+  t.equal(macStr(named.mac), '02:00:00:00:00:01');
+  named.close();
+});
+
+for (const vnetHdr of [true, false]) {
+  t.test(`ping from a namespace answered in JS (vnetHdr ${vnetHdr})`, async (t) => {
+    const tag = vnetHdr ? 'v' : 'p';
+    const ns = `nrt-tap${tag}-${pid}`;
+    const name = `tp${tag}${pid}`;
+    addNs(ns);
+    const link = new TapLink({ name, vnetHdr });
+    t.teardown(() => {
+      link.close();
+      shQuiet('ip', 'netns', 'del', ns);
+    });
+    placeInNs(name, ns, '10.201.1.2/24');
+    t.throws(() => link.setUp(true), { code: 'ENODEV' }, 'by-name controls fail once the device moved');
+    t.equal(link.kernelMac().length, 6, 'fd still answers after the move');
+    const seen = startResponder(link, ipv4('10.201.1.1'));
+    const r = await inNs(ns, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', '10.201.1.1']);
+    t.equal(r.code, 0, `ping: ${r.stdout}${r.stderr}`);
+    t.match(r.stdout, /3 received/);
+    t.ok(seen.arp >= 1, 'ARP answered');
+    t.equal(seen.echo, 3, 'three echo requests');
+    t.ok(link.stats.rxPackets >= 4 && link.stats.txPackets >= 4, 'counters');
+    const neigh = sh('ip', '-n', ns, 'neigh', 'show', '10.201.1.1');
+    t.match(neigh, macStr(link.mac), 'namespace learned the router MAC');
+  });
+}
