@@ -9,6 +9,7 @@
 //   latency      ping RTT percentiles, optionally with a paced UDP load running
 import { lastJson, background, nsRun, sleep } from './proc.js';
 import type { Programs } from './programs.js';
+import { onCpu } from './sched.js';
 import { CLIENT_ADDR, SERVER_ADDR, type Topology } from './topology.js';
 
 export const UDP_PORT = 9000;
@@ -21,8 +22,9 @@ export interface Ctx {
   programs: Programs;
 }
 
+/** Load-side programs: pinned to the load core, at raised priority. */
 function pinned(ctx: Ctx, cmd: string, args: string[]): [string, string[]] {
-  return ['taskset', ['-c', String(ctx.topo.cpus.load), cmd, ...args]];
+  return onCpu(ctx.topo.cpus.load, ctx.topo.cpus.sched, ctx.topo.cpus.loadNice, cmd, args);
 }
 
 /** A few pings until the path answers (ARP resolved, routes in place). */
@@ -36,7 +38,7 @@ export async function warmup(ctx: Ctx): Promise<void> {
 }
 
 export async function tcpBulk(ctx: Ctx, seconds: number): Promise<number> {
-  const [cmd, args] = pinned(ctx, 'iperf3', ['-s', '-1', '-p', String(IPERF_PORT)]);
+  const [cmd, args] = pinned(ctx, 'iperf3', ['-s', '-1', '--forceflush', '-p', String(IPERF_PORT)]);
   const server = background('iperf3 server', ctx.topo.server, cmd, args);
   try {
     await server.waitFor(/listening/i, 5000);
@@ -125,6 +127,11 @@ export async function udpLossFree(ctx: Ctx, lo: number, hi: number, steps: numbe
     } else {
       high = rate;
     }
+  }
+  if (best === 0) {
+    const t = await udpTrial(ctx, lo, seconds);
+    trials.push(t);
+    if (t.loss < LOSS_LIMIT) best = t.offeredPps;
   }
   return { pps: best, trials };
 }

@@ -1,1 +1,354 @@
-export async function writeReport(_r: unknown, _dir: string): Promise<string[]> { return []; }
+// Turns a BenchResults object into docs/benchmarks.md and SVG charts (vega-lite compiled to
+// vega and rendered headless, no canvas, no network). Every number in the report is a median
+// over runs; every ratio is computed run by run (device A and device B from the same run) and
+// the median of those ratios is reported, so slow drifts of a shared machine cancel out.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+import type { BenchResults, Point } from './harness.js';
+
+export type Metric = 'udp' | 'flood' | 'tcp' | 'p50idle' | 'p99idle' | 'p50load' | 'p99load' | 'conn' | 'load';
+
+const METRICS: Record<Metric, { title: string; unit: string; digits: number; nat: boolean; get: (p: Point) => number | undefined }> = {
+  udp: { title: '64-byte UDP, highest rate with < 0.1% loss', unit: 'packets/s', digits: 0, nat: false, get: (p) => p.lossFree?.pps },
+  flood: { title: '64-byte UDP goodput under an unpaced flood', unit: 'packets/s', digits: 0, nat: false, get: (p) => p.flood?.receivedPps },
+  tcp: { title: 'Bulk TCP (iperf3, one stream)', unit: 'Gbit/s', digits: 2, nat: false, get: (p) => p.tcpGbps },
+  p50idle: { title: 'Ping RTT p50, idle', unit: 'ms', digits: 3, nat: false, get: (p) => p.latencyIdle?.p50 },
+  p99idle: { title: 'Ping RTT p99, idle', unit: 'ms', digits: 3, nat: false, get: (p) => p.latencyIdle?.p99 },
+  p50load: { title: 'Ping RTT p50 at 50% of the device\'s own loss-free rate', unit: 'ms', digits: 3, nat: false, get: (p) => p.latencyLoaded?.p50 },
+  p99load: { title: 'Ping RTT p99 at 50% of the device\'s own loss-free rate', unit: 'ms', digits: 3, nat: false, get: (p) => p.latencyLoaded?.p99 },
+  conn: { title: 'New connections/s with conntrack + source NAT (one UDP packet per new flow)', unit: 'flows/s', digits: 0, nat: true, get: (p) => p.conn?.perSecond },
+  load: { title: 'Ruleset load time (setup step)', unit: 'ms', digits: 0, nat: false, get: (p) => p.setup?.loadMs },
+};
+
+export function median(xs: number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = xs.slice().sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+function valid(x: number | undefined): x is number {
+  return x !== undefined && Number.isFinite(x);
+}
+
+/** Values of `metric` for a device at a rule count, one per run that produced it. */
+export function values(r: BenchResults, metric: Metric, device: string, rules: number): Map<number, number> {
+  const out = new Map<number, number>();
+  const nat = METRICS[metric].nat;
+  for (const p of r.points) {
+    if (p.device !== device || p.rules !== rules || p.nat !== nat || p.error) continue;
+    const v = METRICS[metric].get(p);
+    if (valid(v)) out.set(p.run, v);
+  }
+  return out;
+}
+
+export interface Stat { median: number; min: number; max: number; n: number }
+
+export function stat(r: BenchResults, metric: Metric, device: string, rules: number): Stat | null {
+  const v = [...values(r, metric, device, rules).values()];
+  if (v.length === 0) return null;
+  return { median: median(v), min: Math.min(...v), max: Math.max(...v), n: v.length };
+}
+
+/** Median over runs of (A / B), pairing A and B from the same run. */
+export function pairedRatio(r: BenchResults, a: [Metric, string, number], b: [Metric, string, number]): { ratio: number; pairs: number } | null {
+  const va = values(r, ...a);
+  const vb = values(r, ...b);
+  const ratios: number[] = [];
+  for (const [run, x] of va) {
+    const y = vb.get(run);
+    if (y !== undefined && y > 0) ratios.push(x / y);
+  }
+  return ratios.length ? { ratio: median(ratios), pairs: ratios.length } : null;
+}
+
+export interface Target {
+  id: string;
+  text: string;
+  status: 'met' | 'not met' | 'not measured';
+  measured: string;
+}
+
+type Cmp = { a: [Metric, string, number]; b: [Metric, string, number]; op: '>=' | '<='; bound: number; what: string };
+
+function check(r: BenchResults, c: Cmp): { status: Target['status']; measured: string } {
+  const q = pairedRatio(r, c.a, c.b);
+  if (!q) return { status: 'not measured', measured: `${c.what}: no data` };
+  const ok = c.op === '>=' ? q.ratio >= c.bound : q.ratio <= c.bound;
+  return { status: ok ? 'met' : 'not met', measured: `${c.what} = ${q.ratio.toFixed(2)}x (${q.pairs} paired run${q.pairs > 1 ? 's' : ''})` };
+}
+
+function combine(parts: { status: Target['status']; measured: string }[]): { status: Target['status']; measured: string } {
+  const status = parts.some((p) => p.status === 'not met') ? 'not met'
+    : parts.every((p) => p.status === 'met') ? 'met'
+      : parts.some((p) => p.status === 'met') ? 'not measured' : 'not measured';
+  return { status, measured: parts.map((p) => p.measured).join('; ') };
+}
+
+const N = 'nacl-router';
+
+export function targets(r: BenchResults): Target[] {
+  const t = (id: string, text: string, cmps: Cmp[]): Target => ({ id, text, ...combine(cmps.map((c) => check(r, c))) });
+  const floodChecks: Cmp[] = [...new Set(r.points.filter((p) => p.device === N && !p.nat).map((p) => p.rules))]
+    .sort((x, y) => x - y)
+    .map((rules) => ({ a: ['flood', N, rules], b: ['udp', N, rules], op: '>=', bound: 0.8, what: `flood goodput / own loss-free rate at ${rules} rules` }));
+  const list: Target[] = [
+    t('T1', 'rule scaling: loss-free 64-byte rate at 10,000 rules >= 15x iptables and >= 15x nftables linear; at 100,000 rules >= 100x iptables', [
+      { a: ['udp', N, 10_000], b: ['udp', 'iptables', 10_000], op: '>=', bound: 15, what: 'vs iptables at 10k' },
+      { a: ['udp', N, 10_000], b: ['udp', 'nft-linear', 10_000], op: '>=', bound: 15, what: 'vs nft linear at 10k' },
+      { a: ['udp', N, 100_000], b: ['udp', 'iptables', 100_000], op: '>=', bound: 100, what: 'vs iptables at 100k' },
+    ]),
+    t('T2', 'flat: own rate at 10,000 rules >= 0.9x own rate at 0 rules; >= 0.6x nftables with a set', [
+      { a: ['udp', N, 10_000], b: ['udp', N, 0], op: '>=', bound: 0.9, what: '10k / 0 rules' },
+      { a: ['udp', N, 10_000], b: ['udp', 'nft-set', 10_000], op: '>=', bound: 0.6, what: 'vs nft set at 10k' },
+    ]),
+    t('T3', 'small packets, 0 rules: >= 0.6x Linux kernel forwarding, >= 0.8x the C read/write TAP forwarder', [
+      { a: ['udp', N, 0], b: ['udp', 'iptables', 0], op: '>=', bound: 0.6, what: 'vs Linux (iptables, 0 rules)' },
+      { a: ['udp', N, 0], b: ['udp', 'ref-rw', 0], op: '>=', bound: 0.8, what: 'vs C read/write forwarder' },
+    ]),
+    t('T4', 'bulk TCP: >= 0.8x Linux kernel forwarding at 0 rules; >= 3x iptables at 10,000 rules', [
+      { a: ['tcp', N, 0], b: ['tcp', 'iptables', 0], op: '>=', bound: 0.8, what: 'vs Linux at 0' },
+      { a: ['tcp', N, 10_000], b: ['tcp', 'iptables', 10_000], op: '>=', bound: 3, what: 'vs iptables at 10k' },
+    ]),
+    t('T5', 'overload: goodput under the flood >= 0.8x own loss-free rate', floodChecks.length ? floodChecks
+      : [{ a: ['flood', N, 0], b: ['udp', N, 0], op: '>=', bound: 0.8, what: 'flood goodput / own loss-free rate' }]),
+    t('T6', 'stateful: new connections/s with conntrack + SNAT >= 0.5x Linux conntrack + masquerade', [
+      { a: ['conn', N, 0], b: ['conn', 'iptables', 0], op: '>=', bound: 0.5, what: 'vs iptables masquerade at 0 rules' },
+    ]),
+    t('T7', 'latency: p99 <= 2x Linux at 0 rules; <= 0.5x iptables at 10,000 rules (idle ping p99)', [
+      { a: ['p99idle', N, 0], b: ['p99idle', 'iptables', 0], op: '<=', bound: 2, what: 'vs Linux at 0' },
+      { a: ['p99idle', N, 10_000], b: ['p99idle', 'iptables', 10_000], op: '<=', bound: 0.5, what: 'vs iptables at 10k' },
+    ]),
+  ];
+  const ipt = stat(r, 'load', 'iptables', 10_000);
+  const nacl = stat(r, 'load', N, 10_000);
+  list.push({
+    id: 'T8', text: 'control plane: check + compile + swap of 10,000 rules no slower than iptables-restore of the same rules',
+    status: 'not measured',
+    measured: `the harness cannot trigger a live reload yet; for reference: iptables-legacy-restore of 10k rules ${ipt ? `${ipt.median.toFixed(0)} ms` : 'not measured'}, ` +
+      `nacl-router start to links up with 10k rules ${nacl ? `${nacl.median.toFixed(0)} ms` : 'not measured'}`,
+  });
+  return list;
+}
+
+function fmt(x: number, digits: number): string {
+  if (!Number.isFinite(x)) return '-';
+  return digits === 0 ? Math.round(x).toLocaleString('en-US') : x.toFixed(digits);
+}
+
+function ruleCounts(r: BenchResults, nat: boolean): number[] {
+  return [...new Set(r.points.filter((p) => p.nat === nat).map((p) => p.rules))].sort((a, b) => a - b);
+}
+
+function deviceLabel(r: BenchResults, id: string): string {
+  return r.devices.find((d) => d.id === id)?.label ?? id;
+}
+
+function measuredDevices(r: BenchResults, nat: boolean): string[] {
+  const seen = new Set(r.points.filter((p) => p.nat === nat).map((p) => p.device));
+  return r.devices.map((d) => d.id).filter((id) => seen.has(id));
+}
+
+function table(r: BenchResults, metric: Metric): string {
+  const m = METRICS[metric];
+  const counts = ruleCounts(r, m.nat);
+  const lines = [
+    `| device (${m.unit}) | ${counts.map((c) => `${c.toLocaleString('en-US')} rules`).join(' | ')} |`,
+    `|---|${counts.map(() => '---:').join('|')}|`,
+  ];
+  for (const dev of measuredDevices(r, m.nat)) {
+    const cells = counts.map((c) => {
+      const s = stat(r, metric, dev, c);
+      if (!s) return '';
+      return s.n > 1 ? `${fmt(s.median, m.digits)} (${fmt(s.min, m.digits)}–${fmt(s.max, m.digits)})` : fmt(s.median, m.digits);
+    });
+    lines.push(`| ${deviceLabel(r, dev)} | ${cells.join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+interface Row { device: string; rules: string; order: number; value: number; reference: boolean }
+
+function chartRows(r: BenchResults, metric: Metric): Row[] {
+  const m = METRICS[metric];
+  const counts = ruleCounts(r, m.nat);
+  const rows: Row[] = [];
+  for (const dev of measuredDevices(r, m.nat)) {
+    const info = r.devices.find((d) => d.id === dev);
+    const reference = info ? !info.usesRules : false;
+    for (const [i, c] of counts.entries()) {
+      const s = stat(r, metric, dev, reference ? 0 : c);
+      if (s && s.median > 0) rows.push({ device: deviceLabel(r, dev), rules: c.toLocaleString('en-US'), order: i, value: s.median, reference });
+    }
+  }
+  return rows;
+}
+
+function lineSpec(title: string, unit: string, rows: Row[], log: boolean): TopLevelSpec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title, width: 520, height: 300, background: 'white',
+    data: { values: rows },
+    mark: { type: 'line', point: true },
+    encoding: {
+      x: { field: 'rules', type: 'ordinal', sort: { field: 'order' }, title: 'forward rules (none matches)' },
+      y: { field: 'value', type: 'quantitative', title: unit, scale: log ? { type: 'log' } : { zero: true } },
+      color: { field: 'device', type: 'nominal', title: 'device' },
+      strokeDash: { field: 'reference', type: 'nominal', title: 'no rules (reference)', legend: null },
+    },
+  } as TopLevelSpec;
+}
+
+function barSpec(title: string, unit: string, rows: Row[]): TopLevelSpec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title, width: 420, height: 220, background: 'white',
+    data: { values: rows },
+    mark: 'bar',
+    encoding: {
+      y: { field: 'device', type: 'nominal', title: null },
+      x: { field: 'value', type: 'quantitative', title: unit },
+      color: { field: 'device', type: 'nominal', legend: null },
+      row: { field: 'rules', type: 'ordinal', title: 'rules' },
+    },
+  } as TopLevelSpec;
+}
+
+export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
+  const svg = await view.toSVG();
+  view.finalize();
+  return svg;
+}
+
+function machineLine(r: BenchResults): string {
+  const m = r.machine as { cpuModel?: string; cpus?: number; memoryGiB?: number; kernel?: string; virtualization?: string; loadavgAtStart?: number[]; loadavgAtEnd?: number[] };
+  const la = (x?: number[]): string => (x ? x.map((v) => v.toFixed(2)).join(' / ') : '?');
+  return `${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Linux ${m.kernel} (${m.virtualization}); ` +
+    `load average (1/5/15 min) ${la(m.loadavgAtStart)} at start, ${la(m.loadavgAtEnd)} at the end`;
+}
+
+/** Writes docs/benchmarks.md and docs/benchmarks/*.svg; returns the paths written. */
+export async function writeReport(r: BenchResults, docsDir: string): Promise<string[]> {
+  const svgDir = join(docsDir, 'benchmarks');
+  mkdirSync(svgDir, { recursive: true });
+  const written: string[] = [];
+  const charts: [string, Metric, string, 'line' | 'linelog' | 'bar'][] = [
+    ['udp-loss-free.svg', 'udp', '64-byte UDP loss-free rate vs rule count', 'linelog'],
+    ['udp-flood.svg', 'flood', '64-byte UDP goodput under flood vs rule count', 'linelog'],
+    ['tcp-bulk.svg', 'tcp', 'Bulk TCP vs rule count', 'line'],
+    ['latency-p99-idle.svg', 'p99idle', 'Ping RTT p99 (idle) vs rule count', 'linelog'],
+    ['latency-p99-loaded.svg', 'p99load', 'Ping RTT p99 at 50% load vs rule count', 'linelog'],
+    ['new-connections.svg', 'conn', 'New connections/s with conntrack + SNAT', 'bar'],
+  ];
+  const embedded: string[] = [];
+  for (const [file, metric, title, kind] of charts) {
+    const rows = chartRows(r, metric);
+    if (rows.length === 0) continue;
+    const spec = kind === 'bar' ? barSpec(title, METRICS[metric].unit, rows) : lineSpec(title, METRICS[metric].unit, rows, kind === 'linelog');
+    const path = join(svgDir, file);
+    writeFileSync(path, await renderSvg(spec));
+    written.push(path);
+    embedded.push(`![${title}](benchmarks/${file})`);
+  }
+
+  const s = r.settings;
+  const skipped = r.devices.filter((d) => !d.available);
+  const failed = r.points.filter((p) => p.error);
+  const limited = r.points.filter((p) => p.generatorLimited);
+  const notTwice = r.points.filter((p) => p.floodAtLeast2x === false);
+  const tg = targets(r);
+  const md: string[] = [
+    '# Benchmarks',
+    '',
+    `<!-- Generated by bench/report.ts from bench/results/${r.startedAt.replace(/[:.]/g, '-')}.json; do not edit by hand. -->`,
+    '',
+    `Run: \`npm run bench${r.mode === 'full' ? '' : ` -- --${r.mode}`}\` (as root), ${r.mode} mode, ${r.startedAt} to ${r.finishedAt}, ` +
+    `${s.runs} run${s.runs > 1 ? 's' : ''} per point, devices alternating (the order rotates every run and rule count).`,
+    '',
+    `Machine: ${machineLine(r)}.`,
+    '',
+    `Versions: ${Object.entries(r.versions).map(([k, v]) => `${k} \`${v}\``).join(', ')}.`,
+    '',
+    '> **Noise.** This machine is shared: other jobs (compilers, test suites) run on both cores during the',
+    '> benchmark, so absolute numbers vary from run to run (see the min–max ranges). Ratios are computed run',
+    '> by run between devices measured minutes apart, which cancels slow drifts but not bursts.',
+    ...(r.mode !== 'full' ? ['> This is a **' + r.mode + '** run: fewer rule counts and shorter trials than the full run.'] : []),
+    '',
+    '## Targets',
+    '',
+    '| target | status | measured (median of paired ratios) |',
+    '|---|---|---|',
+    ...tg.map((x) => `| **${x.id}** ${x.text} | ${x.status} | ${x.measured} |`),
+    '',
+    '## Setup',
+    '',
+    '* **Topology.** A client namespace (10.10.1.2/24) and a server namespace (10.10.2.2/24); the device',
+    '  under test connects them with router addresses 10.10.1.1 and 10.10.2.1. All traffic stays between',
+    '  these namespaces.',
+    '* **Devices.**',
+    '  * *nacl-router*: `nacl-router run FILE --link 0=tap:A --link 1=tap:B`; the harness moves the kernel',
+    '    side of each TAP into the client / server namespace once the router has created it.',
+    '  * *Linux*: a router namespace between two veth pairs, `ip_forward=1`, with the ruleset as iptables',
+    '    (legacy xtables, FORWARD chain), nftables with one rule per address, or nftables with one set lookup.',
+    '  * *C TAP forwarders* (`bench/ref/tapfwd.c`): one `read()` and one `write()` per frame between two TAPs',
+    '    (the `vnet_hdr` variant enables IFF_VNET_HDR with checksum/TSO offloads). They work at L2, so the',
+    '    endpoints pin their gateway\'s neighbour entry to the MAC of the far TAP: the same addresses and',
+    '    routes as for the other devices, frames cross unchanged (TTL is not decremented), no rules.',
+    '* **Rules.** N rules, each dropping one source address in 172.16.0.0/12, in front of the final accept',
+    '  (no "established" shortcut before them); no rule matches the benchmark traffic, so every packet is',
+    '  tested against all N. nacl-router gets the same as a NaCl `Filter::IP` on the Gateway\'s `forward`',
+    '  chain (`if (ip.saddr == A) { drop }` × N, then `accept`); generated by `bench/gen/rulesets.ts`.',
+    '  nacl-router tracks every connection (NaCl semantics); Linux loads conntrack only for the NAT workload.',
+    `* **CPU accounting.** The machine has ${(r.machine as { cpus?: number }).cpus} cores. Core ${r.cpus.dut} is the device-under-test core:`,
+    `  the router process and the C forwarders are pinned to it (\`taskset\`, nice ${r.cpus.dutNice}); for Linux, RPS`,
+    `  on the router-namespace veths puts all forwarding softirq work on it, and its \`ksoftirqd/${r.cpus.dut}\` thread`,
+    `  gets nice ${r.cpus.dutNice} while a Linux device is measured. Core ${r.cpus.load} is the load core: generators,`,
+    `  receivers, iperf3 and ping are pinned to it (nice ${r.cpus.loadNice}) and the endpoint interfaces steer their`,
+    '  receive processing to it with RPS. For the TAP devices, the kernel work of TAP writes (done in the',
+    '  writer\'s system call) is counted against the DUT core, as it is for the router.',
+    '* **Workloads.**',
+    `  * Bulk TCP: iperf3, one stream, ${s.tcpSeconds} s.`,
+    `  * 64-byte UDP (18-byte payload): first an unpaced flood for ${s.floodSeconds} s (\`bench/ref/udpgen.c\`,`,
+    '    sendmmsg), counted by `bench/ref/udpsink.c` (recvmmsg); its offered rate bounds a geometric binary',
+    `    search (${s.searchSteps} steps of ${s.trialSeconds} s, from ${s.minRate} packets/s) for the highest paced rate`,
+    '    with < 0.1% loss. "Goodput under flood" is what the receiver counted during the flood.',
+    `  * New connections/s: ${s.connFlows.toLocaleString('en-US')} UDP packets, each from a new source port (a new`,
+    '    conntrack entry and a new NAT mapping each), sent unpaced through a raw socket; the rate is counted',
+    '    at the receiver between the first and last arrival. The device masquerades towards the server',
+    '    (`masquerade: true` on the inside Iface; `MASQUERADE` / nft `masquerade`).',
+    `  * Latency: ${s.pingCount} pings ${s.pingInterval * 1000} ms apart, idle and while a paced 64-byte stream runs at`,
+    '    50% of the same device\'s loss-free rate from the same run.',
+    '',
+  ];
+  if (limited.length || notTwice.length) {
+    md.push('**Generator limits.** The single-core generator offers at most a few hundred thousand packets/s here.');
+    if (limited.length) {
+      md.push(`At ${limited.length} point(s) (${[...new Set(limited.map((p) => `${p.device}@${p.rules}`))].join(', ')}) the device forwarded`,
+        'everything the generator could offer, so the loss-free rate shown is a lower bound.');
+    }
+    if (notTwice.length) {
+      md.push(`At ${notTwice.length} point(s) the flood was less than twice the loss-free rate (${[...new Set(notTwice.map((p) => `${p.device}@${p.rules}`))].join(', ')}).`);
+    }
+    md.push('');
+  }
+  md.push('## Results', '', 'Medians over runs; (min–max) when there was more than one run.', '');
+  for (const metric of ['udp', 'flood', 'tcp', 'p50idle', 'p99idle', 'p50load', 'p99load', 'conn', 'load'] as Metric[]) {
+    if (chartRows(r, metric).length === 0 && metric !== 'load') continue;
+    md.push(`### ${METRICS[metric].title}`, '', table(r, metric), '');
+  }
+  md.push('## Charts', '', ...embedded.flatMap((e) => [e, '']));
+  if (skipped.length) {
+    md.push('## Devices not measured', '', ...skipped.map((d) => `* ${d.label}: ${d.reason}`), '');
+  }
+  if (failed.length) {
+    md.push('## Failed points', '', ...failed.map((p) => `* run ${p.run + 1}, ${p.device}, ${p.rules} rules${p.nat ? ', nat' : ''}: ${p.error}`), '');
+  }
+  const mdPath = join(docsDir, 'benchmarks.md');
+  writeFileSync(mdPath, md.join('\n'));
+  written.unshift(mdPath);
+  return written;
+}

@@ -7,6 +7,7 @@
 //   --runs N           repetitions (the report takes medians)
 //   --no-docs          write the JSON only
 //   --report FILE      regenerate the docs from an existing results file, measure nothing
+//   --docs DIR         write the report there instead of docs/;  --results DIR  the JSON there
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runBench, type BenchOptions, type BenchResults, type Mode, type Settings } from './harness.js';
@@ -24,6 +25,8 @@ export async function main(argv: string[]): Promise<number> {
   let mode: Mode = 'full';
   let docs = true;
   let reportOnly: string | undefined;
+  let docsDir: string | undefined;
+  let resultsDir: string | undefined;
   const overrides: Partial<Settings> = {};
   let devices: string[] | undefined;
   for (let i = 0; i < argv.length; i++) {
@@ -37,6 +40,8 @@ export async function main(argv: string[]): Promise<number> {
       case '--conn-rules': overrides.connRules = numbers(argv[++i], a); break;
       case '--runs': overrides.runs = numbers(argv[++i], a)[0]; break;
       case '--report': reportOnly = argv[++i]; break;
+      case '--docs': docsDir = argv[++i]; break;
+      case '--results': resultsDir = argv[++i]; break;
       case '-h': case '--help':
         process.stdout.write(readFileSync(new URL(import.meta.url)).toString().split('\n')
           .filter((l) => l.startsWith('//')).map((l) => l.slice(3)).join('\n') + '\n');
@@ -53,14 +58,14 @@ export async function main(argv: string[]): Promise<number> {
   } else {
     const opts: BenchOptions = { mode, overrides, ...(devices ? { devices } : {}) };
     results = await runBench(opts);
-    const dir = join(root, 'bench', 'results');
+    const dir = resultsDir ?? join(root, 'bench', 'results');
     mkdirSync(dir, { recursive: true });
     const file = join(dir, `${results.startedAt.replace(/[:.]/g, '-')}.json`);
     writeFileSync(file, JSON.stringify(results, null, 1) + '\n');
     process.stderr.write(`results: ${file}\n`);
   }
   if (docs) {
-    const written = await writeReport(results, join(root, 'docs'));
+    const written = await writeReport(results, docsDir ?? join(root, 'docs'));
     process.stderr.write(`report: ${written.join(', ')}\n`);
   }
   return 0;

@@ -10,6 +10,7 @@
 // (RPS); each DUT confines its forwarding work to the DUT core.
 import { availableParallelism } from 'node:os';
 import { nsRun, run } from './proc.js';
+import type { SchedPolicy } from './sched.js';
 
 export const CLIENT_ADDR = '10.10.1.2';
 export const SERVER_ADDR = '10.10.2.2';
@@ -21,11 +22,17 @@ export interface Cpus {
   load: number;
   /** Runs the device under test (router process, or Linux forwarding softirqs). */
   dut: number;
+  /** Nice value for load-side programs. */
+  loadNice: number;
+  /** Nice value for the DUT's process (or the DUT core's ksoftirqd thread, for Linux). */
+  dutNice: number;
+  /** How load and DUT processes are raised above other work on the machine (see sched.ts). */
+  sched: SchedPolicy;
 }
 
-export function defaultCpus(): Cpus {
+export function defaultCpus(sched: SchedPolicy = 'rt'): Cpus {
   const n = availableParallelism();
-  return n >= 2 ? { load: 0, dut: 1 } : { load: 0, dut: 0 };
+  return { load: 0, dut: n >= 2 ? 1 : 0, loadNice: -10, dutNice: -20, sched };
 }
 
 export function cpuMask(cpu: number): string {
@@ -42,7 +49,7 @@ export class Topology {
     this.server = `${prefix}s`;
   }
 
-  static forProcess(cpus: Cpus = defaultCpus()): Topology {
+  static forProcess(cpus: Cpus): Topology {
     return new Topology(`nb${process.pid % 1_000_000}`, cpus);
   }
 

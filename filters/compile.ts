@@ -236,7 +236,7 @@ class Gen {
     this.dispatchRuns++;
     const n = run.end - run.start;
     this.dispatchedRules += n;
-    const table = new DispatchTable(run.sig.length, run.rules.map((k) => k.tuples));
+    const table = new DispatchTable(run.sig.length, run.rules);
     const ids = new Int32Array(n);
     const act = new Int8Array(n);
     const actId = new Int32Array(n);
@@ -387,12 +387,12 @@ function flattenElse(list: Stmt[], env: Env): Stmt[] {
 function maxRuleId(model: Model): number {
   let max = model.rules.length - 1;
   const stack: Stmt[] = [];
-  for (const f of Object.values(model.functions)) stack.push(...f.body);
+  for (const f of Object.values(model.functions)) for (const s of f.body) stack.push(s);
   while (stack.length > 0) {
     const s = stack.pop()!;
     if (s.id > max) max = s.id;
-    if (s.kind === 'if') { stack.push(...s.then); if (s.else) stack.push(...s.else); }
-    else if (s.kind === 'block') stack.push(...s.body);
+    if (s.kind === 'if') { for (const x of s.then) stack.push(x); if (s.else) for (const x of s.else) stack.push(x); }
+    else if (s.kind === 'block') for (const x of s.body) stack.push(x);
   }
   return max;
 }

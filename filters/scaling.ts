@@ -19,12 +19,21 @@ const MAX_IN_KEYS = 16;
 const MAX_TUPLES = 64;
 
 export interface KeyedRule {
-  /** Key fields, sorted. */
+  /** Key fields, sorted (interned: rules with the same fields share the array). */
   sig: Field[];
-  /** Alternative key tuples (values aligned with sig); the rule can only match one of them. */
-  tuples: number[][];
+  /** Alternative key tuples, flattened (tuple i = vals[i * sig.length ...]); the rule can
+   *  only match one of them. */
+  vals: number[];
   /** Remaining condition, or null. */
   residual: Cond | null;
+}
+
+const sigs = new Map<string, Field[]>();
+function internSig(fields: Field[]): Field[] {
+  const key = fields.join(',');
+  let s = sigs.get(key);
+  if (s === undefined) { s = fields; sigs.set(key, s); }
+  return s;
 }
 
 function conjuncts(c: Cond, out: Cond[]): void {
@@ -36,21 +45,37 @@ function conjuncts(c: Cond, out: Cond[]): void {
   }
 }
 
+function eqAtom(a: Cond): [Field, number] | null {
+  if (a.kind !== 'cmp' || a.op !== '==') return null;
+  if (a.left.kind === 'field' && a.right.kind === 'const') return [a.left.field, a.right.value];
+  if (a.right.kind === 'field' && a.left.kind === 'const') return [a.right.field, a.left.value];
+  return null;
+}
+
 /** Key analysis of one rule, or null when it is not keyable. */
 export function analyzeRule(s: Stmt): KeyedRule | null {
   if (s.kind !== 'if' || s.else !== null) return null;
+  const c = s.cond;
+  // Fast paths for the common shapes: `f == v` and `f == v and g == w`.
+  const one = eqAtom(c);
+  if (one !== null) return { sig: internSig([one[0]]), vals: [one[1]], residual: null };
+  if (c.kind === 'and') {
+    const x = eqAtom(c.a), y = eqAtom(c.b);
+    if (x !== null && y !== null && x[0] !== y[0]) {
+      return x[0] < y[0] ? { sig: internSig([x[0], y[0]]), vals: [x[1], y[1]], residual: null }
+        : { sig: internSig([y[0], x[0]]), vals: [y[1], x[1]], residual: null };
+    }
+  }
   const atoms: Cond[] = [];
-  conjuncts(s.cond, atoms);
+  conjuncts(c, atoms);
   const keyVals = new Map<Field, number[]>();
   const rest: Cond[] = [];
   for (const a of atoms) {
-    if (a.kind === 'cmp' && a.op === '==') {
-      const f = a.left.kind === 'field' && a.right.kind === 'const' ? [a.left.field, a.right.value] as const
-        : a.right.kind === 'field' && a.left.kind === 'const' ? [a.right.field, a.left.value] as const : null;
-      if (f && !keyVals.has(f[0])) { keyVals.set(f[0], [f[1]]); continue; }
-    } else if (a.kind === 'in' && a.left.kind === 'field' && !keyVals.has(a.left.field)) {
+    const e = eqAtom(a);
+    if (e !== null && !keyVals.has(e[0])) { keyVals.set(e[0], [e[1]]); continue; }
+    if (a.kind === 'in' && a.left.kind === 'field' && !keyVals.has(a.left.field)) {
       const n = normalizeSet(a.set);
-      if (n.ranges.length === 0 && n.exact.length <= MAX_IN_KEYS) { keyVals.set(a.left.field, n.exact); continue; }
+      if (n.ranges.length === 0 && n.exact.length > 0 && n.exact.length <= MAX_IN_KEYS) { keyVals.set(a.left.field, n.exact); continue; }
     }
     rest.push(a);
   }
@@ -58,15 +83,15 @@ export function analyzeRule(s: Stmt): KeyedRule | null {
   const sig = [...keyVals.keys()].sort();
   let tuples: number[][] = [[]];
   for (const f of sig) {
-    const vals = keyVals.get(f)!;
+    const vs = keyVals.get(f)!;
     const next: number[][] = [];
-    for (const t of tuples) for (const v of vals) next.push([...t, v]);
+    for (const t of tuples) for (const v of vs) next.push([...t, v]);
     tuples = next;
     if (tuples.length > MAX_TUPLES) return null;
   }
   let residual: Cond | null = null;
   for (let i = rest.length - 1; i >= 0; i--) residual = residual === null ? rest[i]! : { kind: 'and', a: rest[i]!, b: residual };
-  return { sig, tuples, residual };
+  return { sig: internSig(sig), vals: tuples.flat(), residual };
 }
 
 export interface Run { start: number; end: number; sig: Field[]; rules: KeyedRule[] }
@@ -75,22 +100,17 @@ export interface Run { start: number; end: number; sig: Field[]; rules: KeyedRul
 export function findRuns(list: Stmt[]): Run[] {
   const runs: Run[] = [];
   let cur: Run | null = null;
-  const close = (): void => {
-    if (cur && cur.end - cur.start >= MIN_RUN) runs.push(cur);
-    cur = null;
-  };
-  for (let i = 0; i < list.length; i++) {
-    const k = analyzeRule(list[i]!);
-    if (k === null) { close(); continue; }
-    const key = k.sig.join(',');
-    if (cur === null || (cur as Run).sig.join(',') !== key) {
-      close();
-      cur = { start: i, end: i, sig: k.sig, rules: [] };
+  for (let i = 0; i <= list.length; i++) {
+    const k = i < list.length ? analyzeRule(list[i]!) : null;
+    if (cur !== null && (k === null || k.sig !== cur.sig)) {
+      if (cur.end - cur.start >= MIN_RUN) runs.push(cur);
+      cur = null;
     }
-    (cur as Run).rules.push(k);
-    (cur as Run).end = i + 1;
+    if (k === null) continue;
+    if (cur === null) cur = { start: i, end: i, sig: k.sig, rules: [] };
+    cur.rules.push(k);
+    cur.end = i + 1;
   }
-  close();
   return runs;
 }
 
@@ -122,21 +142,24 @@ export class DispatchTable {
   readonly list: Int32Array;
   readonly entries: number;
 
-  constructor(width: number, tuplesByRule: number[][][]) {
+  constructor(width: number, rules: KeyedRule[]) {
     let total = 0;
-    for (const ts of tuplesByRule) total += ts.length;
+    for (const k of rules) total += k.vals.length / width;
     let bits = 2;
     while ((1 << bits) < total * 2) bits++;
     this.slots = new Int32Array(1 << bits).fill(-1);
     this.mask = (1 << bits) - 1;
     this.shift = 32 - bits;
-    const cols: number[][] = Array.from({ length: width }, () => []);
+    const cols: Float64Array[] = Array.from({ length: width }, () => new Float64Array(total));
     const pairEntry = new Int32Array(total);
     const pairRule = new Int32Array(total);
+    const t: number[] = new Array<number>(width).fill(0);
     let np = 0;
     let n = 0;
-    for (let r = 0; r < tuplesByRule.length; r++) {
-      for (const t of tuplesByRule[r]!) {
+    for (let r = 0; r < rules.length; r++) {
+      const vals = rules[r]!.vals;
+      for (let o = 0; o < vals.length; o += width) {
+        for (let i = 0; i < width; i++) t[i] = vals[o + i]!;
         let h = hashKeys(t, this.shift);
         let e: number;
         for (;;) {
@@ -144,7 +167,7 @@ export class DispatchTable {
           if (e < 0) {
             e = n++;
             this.slots[h] = e;
-            for (let i = 0; i < width; i++) cols[i]!.push(t[i]!);
+            for (let i = 0; i < width; i++) cols[i]![e] = t[i]!;
             break;
           }
           let same = true;
@@ -153,7 +176,6 @@ export class DispatchTable {
           h = (h + 1) & this.mask;
         }
         // A rule listing the same tuple twice (`x in [1, 1]`) appears once.
-        if (np > 0 && pairEntry[np - 1] === e && pairRule[np - 1] === r) continue;
         let dup = false;
         for (let q = np - 1; q >= 0 && pairRule[q] === r; q--) if (pairEntry[q] === e) { dup = true; break; }
         if (dup) continue;
@@ -163,7 +185,7 @@ export class DispatchTable {
       }
     }
     this.entries = n;
-    this.keys = cols.map((c) => Float64Array.from(c));
+    this.keys = cols.map((c) => c.slice(0, n));
     // Stable counting sort of (entry, rule) pairs by entry: rule order is kept per entry.
     this.start = new Int32Array(n + 1);
     for (let i = 0; i < np; i++) this.start[pairEntry[i]! + 1]!++;

@@ -3,11 +3,15 @@
 // rule per address, or nftables with one set lookup. RPS on the router-side veths puts all
 // forwarding softirq work on the DUT core; the endpoint veths steer their receive work to the
 // load core. veth has no hardware queues or IRQs, so RPS is the whole steering story.
+// Forwarding that overflows softirq context continues in the DUT core's ksoftirqd thread;
+// while this DUT is set up that thread gets the same priority as a userspace router process
+// (restored in teardown), so both kinds of DUT compete equally with other work on the core.
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { iptablesRuleset, nftRuleset } from '../gen/rulesets.js';
 import { nsRun, run } from '../proc.js';
+import { boostKsoftirqd } from '../sched.js';
 import { ROUTER_CLIENT_ADDR, ROUTER_SERVER_ADDR, setRps, type Topology } from '../topology.js';
 import type { Dut, SetupInfo, SetupOptions } from './dut.js';
 
@@ -36,6 +40,8 @@ export class LinuxDut implements Dut {
     return r.code === 0 ? null : `${tool} not installed`;
   }
 
+  private restore: (() => Promise<void>) | null = null;
+
   routerNs(topo: Topology): string {
     return `${topo.prefix}r`;
   }
@@ -44,6 +50,7 @@ export class LinuxDut implements Dut {
     const r = this.routerNs(topo);
     const p = topo.prefix;
     const [c0, r0, r1, s0] = [`${p}c0`, `${p}r0`, `${p}r1`, `${p}s0`];
+    this.restore = await boostKsoftirqd(topo.cpus.dut, topo.cpus.sched, topo.cpus.dutNice);
     await topo.addNamespace(r);
     await run('ip', ['link', 'add', c0, 'netns', topo.client, 'type', 'veth', 'peer', 'name', r0, 'netns', r]);
     await run('ip', ['link', 'add', s0, 'netns', topo.server, 'type', 'veth', 'peer', 'name', r1, 'netns', r]);
@@ -75,6 +82,8 @@ export class LinuxDut implements Dut {
   }
 
   async teardown(topo: Topology): Promise<void> {
+    await this.restore?.();
+    this.restore = null;
     // Deleting the namespaces removes the veths (and the router's conntrack state).
     await topo.removeNamespace(this.routerNs(topo));
     const p = topo.prefix;

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { naclRuleset } from '../gen/rulesets.js';
 import { background, type Background } from '../proc.js';
 import { repoRoot } from '../programs.js';
+import { onCpu } from '../sched.js';
 import { waitForLink, type Topology } from '../topology.js';
 import type { Dut, SetupInfo, SetupOptions } from './dut.js';
 
@@ -49,10 +50,10 @@ export class NaclDut implements Dut {
     const file = join(this.dir, 'bench.nacl');
     writeFileSync(file, naclRuleset({ rules: opts.rules, nat: opts.nat }));
     const start = process.hrtime.bigint();
-    this.proc = background('nacl-router', '', 'taskset', [
-      '-c', String(topo.cpus.dut), process.execPath, join(root, 'bin', 'nacl-router.js'),
-      'run', file, '--link', `0=tap:${a}`, '--link', `1=tap:${b}`,
-    ], root);
+    const [cmd, args] = onCpu(topo.cpus.dut, topo.cpus.sched, topo.cpus.dutNice, process.execPath, [
+      join(root, 'bin', 'nacl-router.js'), 'run', file, '--link', `0=tap:${a}`, '--link', `1=tap:${b}`,
+    ]);
+    this.proc = background('nacl-router', '', cmd, args, root);
     const proc = this.proc;
     try {
       await waitForLink(a, 600_000, () => proc.running);

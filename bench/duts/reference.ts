@@ -7,6 +7,7 @@
 // (TTL is not decremented).
 import { background, type Background } from '../proc.js';
 import type { Programs } from '../programs.js';
+import { onCpu } from '../sched.js';
 import { macOf, waitForLink, type Topology } from '../topology.js';
 import type { Dut, SetupInfo, SetupOptions } from './dut.js';
 
@@ -29,8 +30,8 @@ export class ReferenceDut implements Dut {
   async setup(topo: Topology, _opts: SetupOptions): Promise<SetupInfo> {
     const [a, b] = [`${topo.prefix}a`, `${topo.prefix}b`];
     const start = process.hrtime.bigint();
-    const args = ['-c', String(topo.cpus.dut), this.programs.tapfwd, ...(this.vnet ? ['-v'] : []), a, b];
-    this.proc = background(this.id, '', 'taskset', args);
+    const [cmd, args] = onCpu(topo.cpus.dut, topo.cpus.sched, topo.cpus.dutNice, this.programs.tapfwd, [...(this.vnet ? ['-v'] : []), a, b]);
+    this.proc = background(this.id, '', cmd, args);
     await this.proc.waitFor(/ready/, 5000);
     const proc = this.proc;
     await waitForLink(b, 5000, () => proc.running);

@@ -6,6 +6,7 @@ import type { Diagnostic, Loc, Severity } from './model.js';
 import type { SrcLoc } from '../../grammar/ast.js';
 
 export const MAX_ERRORS = 20;
+const WINDOW = 100;
 
 export class TooManyErrors extends Error {}
 
@@ -88,13 +89,22 @@ export function formatDiagnostics(diags: Diagnostic[], text: string): string {
   const out: string[] = [];
   for (const d of diags) {
     out.push(`${d.loc.file}:${d.loc.line}:${d.loc.col}: ${d.severity}: ${d.message}`);
-    const src = lineAt(text, d.loc.line);
+    const src = lineAt(text, d.loc.line).replace(/\t/g, ' ');
     if (src.length > 0 || d.loc.col <= 1) {
-      const shown = src.replace(/\t/g, ' ');
+      // Long lines (one-line configurations) are shown as a window around the column.
+      let col = d.loc.col - 1;
+      let shown = src;
+      if (shown.length > WINDOW) {
+        const from = Math.max(0, Math.min(col - 40, shown.length - WINDOW));
+        const prefix = from > 0 ? '...' : '';
+        const to = from + WINDOW;
+        shown = prefix + shown.slice(from, to) + (to < src.length ? '...' : '');
+        col = col - from + prefix.length;
+      }
       out.push(shown);
-      const room = Math.max(1, shown.length - (d.loc.col - 1));
-      const len = Math.max(1, Math.min(d.length, room));
-      out.push(' '.repeat(Math.max(0, d.loc.col - 1)) + '^' + '~'.repeat(len - 1));
+      const room = Math.max(1, shown.length - col);
+      const len = Math.max(1, Math.min(d.length, room, WINDOW));
+      out.push(' '.repeat(Math.max(0, col)) + '^' + '~'.repeat(len - 1));
     }
     if (d.hint) out.push(`  hint: ${d.hint}`);
   }

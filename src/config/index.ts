@@ -53,7 +53,7 @@ export function loadConfig(text: string, file: string): { model: Model | null; d
 function describeExpected(e: PeggyExpectation): string | null {
   switch (e.type) {
     case 'literal': return ['#', '//', '/*'].includes(e.text ?? '') ? null : `'${e.text}'`;
-    case 'other': return e.description ?? null;
+    case 'other': return e.description === 'whitespace' ? null : e.description ?? null;
     case 'end': return 'end of input';
     case 'any': return 'any character';
     case 'class': return e.description === '[ \\t\\r\\n]' ? null : e.description === '[0-9]' ? 'a digit' : null;
@@ -87,7 +87,8 @@ function parseItems(text: string, diags: Diagnostics): ItemNode[] | null {
     let hint: string | undefined;
     const ch = text[start.offset];
     if (ch && /['`%;=+*@$?\\\u2018\u2019\u201c\u201d]/.test(ch)) hint = `'${ch}' is not part of the NaCl language`;
-    const word = /^[a-zA-Z]+/.exec(text.slice(start.offset, start.offset + 40))?.[0];
+    const word = /^[a-zA-Z]+/.exec(text.slice(start.offset, start.offset + 40))?.[0]
+      ?? /([a-zA-Z]+)\s*$/.exec(text.slice(Math.max(0, start.offset - 40), start.offset))?.[1];
     if (word === 'NOT' || word === 'AND' || word === 'OR') hint = `logical operators are lower case: '${word.toLowerCase()}'`;
     else if (word === 'elif' || (word === 'else' && exp.includes("'{'"))) hint = "there is no 'else if': write else { if (...) { ... } }";
     diags.error({ line: start.line, col: start.column, offset: start.offset, length: found.length }, `syntax error: ${message}`, hint);
@@ -246,11 +247,11 @@ function check(items: ItemNode[], text: string, file: string, diags: Diagnostics
   for (const f of fnNodes) {
     if (!used.has(f.name)) diags.warn(f.node.nameLoc!, `Function ${f.name} is defined but never used`, 'push it onto a chain or call it from another function');
   }
-  for (const m of ifaces) {
+  for (const m of model.gateway ? ifaces : []) {
     const chained = Object.values(m.chains).some((c) => c.length > 0);
     if (!chained && !ec.ifaceUsers.has(m.name) && !m.masquerade) {
       const el = ifaceEls.get(m.name)!;
-      diags.warn(el.nameLoc, `Iface ${m.name} is not used by any route and has no chains`);
+      diags.warn(el.nameLoc, `Iface ${m.name} is not used by any route and has no chains`, 'add a route for it to the Gateway, or chains, or remove it');
     }
   }
 

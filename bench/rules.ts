@@ -1,0 +1,157 @@
+// `npm run bench:rules`: cost per packet of compiled chains as the rule count grows from 0 to
+// 100,000, for three shapes: (a) N `if (ip.saddr == X) { drop }`, (b) N
+// `if (ip.saddr == X and tcp.dport == P) { drop }`, (c) one `if (ip.saddr in [N addresses and
+// ranges]) { drop }`; each with packets that match nothing and packets that match the last
+// rule. Also compile time, and parse + check + compile of a generated 100,000-rule NaCl file.
+// Prints a table; the target is cost(100k) <= 1.5 x cost(10) for every shape.
+
+import { compileRuleset, type Ruleset } from '../filters/compile.js';
+import { buildPacket, type PacketSpec } from '../filters/packet-spec.js';
+import type { Cond, Model, Stmt } from '../src/config/model.js';
+import type { Pkt } from '../stack/wire/pkt.js';
+import { loadConfig } from '../src/config/index.js';
+
+const NS = [0, 10, 100, 1000, 10000, 100000];
+const loc = { file: 'bench.nacl', line: 1, col: 1 };
+
+function addrOf(i: number): number {
+  return (0x0b000000 + i * 7 + 1) >>> 0; // 11.x.y.z, spread out
+}
+
+function modelOf(shape: 'a' | 'b' | 'c', n: number): Model {
+  let id = 0;
+  const rules: Model['rules'] = [];
+  const rid = (text: string): number => {
+    rules.push({ id, loc: { ...loc, line: id + 2 }, text, fn: 'f' });
+    return id++;
+  };
+  const body: Stmt[] = [];
+  const mkIf = (cond: Cond): Stmt => ({ kind: 'if', id: rid('if'), cond, then: [{ kind: 'drop', id: rid('drop'), loc }], else: null, loc });
+  if (shape === 'c') {
+    if (n > 0) {
+      const exact: number[] = [];
+      const ranges: Array<[number, number]> = [];
+      for (let i = 0; i < n; i++) {
+        if (i % 4 === 3) ranges.push([addrOf(i), addrOf(i) + 3]);
+        else exact.push(addrOf(i));
+      }
+      body.push(mkIf({ kind: 'in', left: { kind: 'field', field: 'ip.saddr' }, set: { exact, ranges }, loc }));
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      const a: Cond = { kind: 'cmp', op: '==', left: { kind: 'field', field: 'ip.saddr' }, right: { kind: 'const', value: addrOf(i) }, loc };
+      body.push(mkIf(shape === 'a' ? a : {
+        kind: 'and', a,
+        b: { kind: 'cmp', op: '==', left: { kind: 'field', field: 'tcp.dport' }, right: { kind: 'const', value: 1000 + (i % 50000) }, loc },
+      }));
+    }
+  }
+  body.push({ kind: 'accept', id: rid('accept'), loc });
+  return {
+    file: 'bench.nacl',
+    ifaces: [{
+      name: 'eth0', index: 0, vlan: null, config: 'static', address: 0x0a000001, netmask: 0xffffff00, gateway: null,
+      dns: null, masquerade: false, sendQueueLimit: null, bufferLimit: null,
+      chains: { prerouting: [], input: ['f'], output: [], postrouting: [] }, loc,
+    }],
+    gateway: null,
+    conntrack: {
+      declared: false, limit: 0, reserve: 0, statefulTcp: false, loc: null,
+      timeout: { unconfirmed: { tcp: 1, udp: 1, icmp: 1 }, confirmed: { tcp: 1, udp: 1, icmp: 1 }, established: { tcp: 1, udp: 1, icmp: 1 } },
+    },
+    syslog: null, timers: [], loadBalancers: [],
+    functions: { f: { name: 'f', type: 'filter', subtype: shape === 'b' ? 'tcp' : 'ip', body, loc } },
+    rules, warnings: [],
+  };
+}
+
+function packet(shape: 'a' | 'b' | 'c', n: number, hit: boolean): Pkt {
+  const last = Math.max(0, n - 1);
+  const spec: PacketSpec = {
+    proto: 6, saddr: hit && n > 0 ? addrOf(last) : 0x0c000001, daddr: 0x0a000001, sport: 40000,
+    dport: shape === 'b' && hit ? 1000 + (last % 50000) : 443, inIface: null, tcpFlags: 2, ctState: 0, ttl: 64,
+    len: 60, icmpType: 8, icmpCode: 0, id: 1, dscp: 0, ecn: 0, fragOff: 0, seq: 1, ackSeq: 0, window: 1024,
+  };
+  if (shape === 'c' && hit && n > 0 && last % 4 === 3) spec.saddr = addrOf(last) + 2;
+  return buildPacket(spec);
+}
+
+const nop = { dnat() {}, snat() {} };
+const sink = { emit() {} };
+
+function nsPerPacket(fn: (p: Pkt) => number, p: Pkt, expect: number): number {
+  if (fn(p) !== expect) throw new Error(`wrong verdict ${fn(p)} (want ${expect})`);
+  const iters = 2_000_000;
+  let acc = 0;
+  for (let i = 0; i < 200_000; i++) acc += fn(p);
+  let best = Infinity;
+  for (let rep = 0; rep < 5; rep++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < iters; i++) acc += fn(p);
+    const dt = Number(process.hrtime.bigint() - t0) / iters;
+    if (dt < best) best = dt;
+  }
+  if (acc < 0) console.log(acc);
+  return best;
+}
+
+function naclText(n: number): string {
+  const lines = ['Iface eth0 {', '  index: 0,', '  address: 10.0.0.1,', '  netmask: 255.255.255.0', '}', '', 'Filter::TCP f {'];
+  for (let i = 0; i < n; i++) {
+    const a = addrOf(i);
+    lines.push(`  if (ip.saddr == ${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255} and tcp.dport == ${1000 + (i % 50000)}) { drop }`);
+  }
+  lines.push('  accept', '}', '', 'eth0.input: f', '');
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const rows: string[][] = [];
+  const head = ['shape', 'N', 'compile ms', 'miss ns/pkt', 'last ns/pkt'];
+  const base: Record<string, [number, number]> = {};
+  const verdicts: string[] = [];
+  for (const shape of ['a', 'b', 'c'] as const) {
+    for (const n of NS) {
+      const model = modelOf(shape, n);
+      const t0 = performance.now();
+      const rs: Ruleset = compileRuleset(model, { nat: nop, log: sink });
+      const ms = performance.now() - t0;
+      const fn = rs.ifaces[0]!.input;
+      const miss = nsPerPacket(fn, packet(shape, n, false), 0);
+      const last = nsPerPacket(fn, packet(shape, n, true), n > 0 ? 1 : 0);
+      rows.push([shape, String(n), ms.toFixed(1), miss.toFixed(2), last.toFixed(2)]);
+      if (n === 10) base[shape] = [miss, last];
+      if (n === 100000) {
+        const [bm, bl] = base[shape]!;
+        verdicts.push(`shape ${shape}: 100k/10 = ${(miss / bm).toFixed(2)}x (miss), ${(last / bl).toFixed(2)}x (last)` +
+          `${miss <= 1.5 * bm && last <= 1.5 * bl ? '  ok' : '  OVER TARGET'}`);
+      }
+    }
+  }
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const fmt = (r: string[]): string => r.map((c, i) => (i < 1 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ');
+  console.log('shapes: (a) N x `if (ip.saddr == X) { drop }`   (b) N x `if (ip.saddr == X and tcp.dport == P) { drop }`');
+  console.log('        (c) `if (ip.saddr in [N addresses, 1/4 of them ranges]) { drop }`');
+  console.log(fmt(head));
+  for (const r of rows) console.log(fmt(r));
+  for (const v of verdicts) console.log(v);
+
+  const text = naclText(100000);
+  const t0 = performance.now();
+  const res = loadConfig(text, 'bench-100k.nacl');
+  const t1 = performance.now();
+  if (res.model === null) {
+    console.log(`parse+check of the 100k-rule file failed: ${JSON.stringify(res.diagnostics.slice(0, 2))}`);
+    return;
+  }
+  const rs = compileRuleset(res.model, { nat: nop, log: sink });
+  const t2 = performance.now();
+  const hit = nsPerPacket(rs.ifaces[0]!.input, packet('b', 100000, true), 1);
+  console.log(`100,000-rule NaCl file (${(text.length / 1e6).toFixed(1)} MB): parse+check ${(t1 - t0).toFixed(0)} ms, ` +
+    `compile ${(t2 - t1).toFixed(0)} ms, total ${(t2 - t0).toFixed(0)} ms; last rule ${hit.toFixed(2)} ns/pkt`);
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exitCode = 1;
+});

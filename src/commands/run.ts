@@ -1,0 +1,142 @@
+// `nacl-router [run] FILE`: check and compile the configuration, open the links, run the router
+// until SIGINT/SIGTERM (then print counters), reload the rules on SIGHUP.
+import { readFileSync } from 'node:fs';
+import type { Command } from '../cli.js';
+import { loadConfig, formatDiagnostics } from '../config/index.js';
+import type { Model } from '../config/model.js';
+import type { Link } from '../../drivers/link.js';
+import { createLogger } from '../log/logger.js';
+import { Router, linkKeys, ipStr, type LinkSpec } from '../router.js';
+
+const HELP = `usage: nacl-router [run] FILE [options]
+
+Checks FILE, then routes and filters between the links its Ifaces name, until SIGINT or SIGTERM
+(which print the counters). SIGHUP reloads FILE: the new rules are checked and compiled off to
+the side and swapped in at once; connections and NAT state are kept (interfaces and routes
+cannot change without a restart).
+
+Each Iface \`index: N\` is link N; by default a TAP device nacl<N> is created for it.
+options:
+  --link N=tap:NAME      use (or create) TAP device NAME for index N
+  --link N=packet:IF     attach to the existing interface IF with AF_PACKET
+                         (N may also be a MAC address, for Ifaces indexed by MAC)
+  --no-offload           open TAP devices without vnet_hdr/TSO offloads
+  --log-level LEVEL      trace, debug, info (default), warn, error
+  -h, --help             this help`;
+
+function parseLinks(args: string[]): { file: string | null; links: Map<string, LinkSpec>; offload: boolean; level?: string; error?: string } {
+  const links = new Map<string, LinkSpec>();
+  let file: string | null = null;
+  let offload = true;
+  let level: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--link') {
+      const v = args[++i] ?? '';
+      const m = /^([0-9]+|(?:[0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2})=(tap|packet):(\S{1,15})$/.exec(v);
+      if (!m) return { file, links, offload, error: `bad --link '${v}': expected N=tap:NAME or N=packet:IFNAME` };
+      const key = /^\d+$/.test(m[1]) ? String(Number(m[1])) : m[1].toLowerCase();
+      links.set(key, m[2] === 'tap' ? { kind: 'tap', name: m[3] } : { kind: 'packet', ifname: m[3] });
+    } else if (a === '--no-offload') offload = false;
+    else if (a === '--log-level') level = args[++i];
+    else if (a.startsWith('-') && a !== '-') return { file, links, offload, error: `unknown option ${a}` };
+    else if (file === null) file = a;
+    else return { file, links, offload, error: `unexpected argument ${a}` };
+  }
+  return { file, links, offload, level };
+}
+
+async function openLinks(model: Model, specs: Map<string, LinkSpec>, offload: boolean): Promise<Link[]> {
+  const { TapLink } = await import('../../drivers/tap.js');
+  const { PacketLink } = await import('../../drivers/packet.js');
+  const links: Link[] = [];
+  try {
+    for (const key of linkKeys(model)) {
+      const spec = specs.get(key) ?? { kind: 'tap', name: /^\d+$/.test(key) ? `nacl${key}` : `naclm${links.length}` };
+      const mac = /^\d+$/.test(key) ? undefined : key;
+      if (spec.kind === 'tap') links.push(new TapLink({ name: spec.name, vnetHdr: offload && spec.vnetHdr !== false, mac }));
+      else if (spec.kind === 'packet') links.push(new PacketLink({ name: spec.ifname, vnetHdr: offload, mac }));
+      else links.push(spec.link);
+    }
+  } catch (e) {
+    for (const l of links) l.close();
+    throw e;
+  }
+  return links;
+}
+
+export const command: Command = {
+  summary: 'run the router on a NaCl file (the default command)',
+  help: HELP,
+  async run(args) {
+    const opts = parseLinks(args);
+    if (opts.error || opts.file === null) {
+      process.stderr.write(`nacl-router: ${opts.error ?? 'no FILE given'}\n${HELP}\n`);
+      return 2;
+    }
+    const file = opts.file;
+    let text: string;
+    try {
+      text = readFileSync(file === '-' ? 0 : file, 'utf8');
+    } catch (e) {
+      process.stderr.write(`nacl-router: cannot read ${file}: ${(e as Error).message}\n`);
+      return 2;
+    }
+    const { model, diagnostics } = loadConfig(text, file);
+    if (diagnostics.length) process.stderr.write(formatDiagnostics(diagnostics, text));
+    if (!model) return 1;
+    if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+      process.stderr.write('nacl-router: must run as root (TAP and AF_PACKET links need CAP_NET_ADMIN); try sudo\n');
+      return 2;
+    }
+    const log = createLogger({ level: opts.level });
+    let links: Link[];
+    try {
+      links = await openLinks(model, opts.links, opts.offload);
+    } catch (e) {
+      process.stderr.write(`nacl-router: ${(e as Error).message}\n`);
+      return 2;
+    }
+    let router: Router;
+    try {
+      router = new Router(model, { links, logger: log });
+    } catch (e) {
+      for (const l of links) l.close();
+      process.stderr.write(`nacl-router: ${(e as Error).message}\n`);
+      return 2;
+    }
+    router.start();
+    log.info({
+      file,
+      ifaces: model.ifaces.map((i, ix) => ({ name: i.name, link: links[linkKeys(model).indexOf(typeof i.index === 'number' ? String(i.index) : i.index.mac)]?.name, address: i.address === null ? null : ipStr(i.address), vlan: i.vlan, ix })),
+      rules: model.rules.length,
+    }, 'running');
+
+    return new Promise<number>((resolve) => {
+      let stopping = false;
+      const stop = (sig: string) => {
+        if (stopping) return;
+        stopping = true;
+        router.stop();
+        log.info({ signal: sig, counters: router.counters() }, 'stopped; counters');
+        resolve(0);
+      };
+      process.once('SIGINT', () => stop('SIGINT'));
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGHUP', () => {
+        try {
+          const t2 = readFileSync(file, 'utf8');
+          const r = loadConfig(t2, file);
+          if (!r.model) {
+            log.error({ errors: formatDiagnostics(r.diagnostics, t2) }, 'reload failed: configuration invalid; old rules kept');
+            return;
+          }
+          router.reload(r.model);
+          log.info({ rules: r.model.rules.length }, 'reloaded');
+        } catch (e) {
+          log.error({ err: (e as Error).message }, 'reload failed; old rules kept');
+        }
+      });
+    });
+  },
+};

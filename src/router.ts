@@ -1,0 +1,224 @@
+// The running router: wires a checked Model to links, the per-Iface stack, conntrack/NAT and
+// the compiled chains, and drives the batched loop. Reload compiles a new ruleset off to the
+// side and swaps it in with one call; connection and NAT state survive. Nothing here is on the
+// per-packet path except the log sink (rate-limited before it is reached).
+import type { Link } from '../drivers/link.js';
+import type { Model, IfaceModel } from './config/model.js';
+import { SEVERITIES } from './config/model.js';
+import { Stack } from '../stack/forward.js';
+import type { StackHooks } from '../stack/iface.js';
+import { Conntrack } from '../stack/conntrack.js';
+import { NatEngine, natConfigFromModel, balancersFromModel } from '../stack/nat.js';
+import { compileRuleset, type Ruleset } from '../filters/compile.js';
+import type { LogSink } from '../stack/wire/pkt.js';
+import { formatSyslog } from './log/syslog.js';
+import type { Logger } from './log/logger.js';
+import { hostname } from 'node:os';
+
+export type LinkSpec = { kind: 'tap'; name: string; vnetHdr?: boolean } | { kind: 'packet'; ifname: string } | { kind: 'link'; link: Link };
+
+/** Which physical link each Iface uses: its `index` (a number or a MAC string). */
+export function linkKey(i: IfaceModel): string {
+  return typeof i.index === 'number' ? String(i.index) : i.index.mac;
+}
+
+/** The distinct link keys of a Model, in order: numeric indexes ascending, then MACs. */
+export function linkKeys(m: Model): string[] {
+  const keys = [...new Set(m.ifaces.map(linkKey))];
+  const num = keys.filter((k) => /^\d+$/.test(k)).sort((a, b) => Number(a) - Number(b));
+  return [...num, ...keys.filter((k) => !/^\d+$/.test(k))];
+}
+
+export function ipStr(a: number): string {
+  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
+}
+
+function prefixOf(mask: number): number {
+  let n = 0;
+  for (let b = 31; b >= 0 && (mask >>> b) & 1; b--) n++;
+  return n;
+}
+
+/** True when any packet would meet a chain, NAT or the balancer: conntrack is needed. */
+function needsConntrack(m: Model): boolean {
+  if (m.gateway && m.gateway.forward.length > 0) return true;
+  if (m.loadBalancers.length > 0) return true;
+  return m.ifaces.some((i) => i.masquerade || Object.values(i.chains).some((c) => c.length > 0));
+}
+
+export interface RouterOptions {
+  links: Link[];
+  logger: Logger;
+  clock?: () => number;
+}
+
+export class Router {
+  model: Model;
+  readonly stack: Stack;
+  readonly ct: Conntrack;
+  readonly nat: NatEngine;
+  ruleset: Ruleset;
+  private readonly links: Link[];
+  private readonly log: Logger;
+  private loop: NodeJS.Timeout | null = null;
+  private timers: NodeJS.Timeout[] = [];
+  private emitting = false;
+  private readonly conntrackOn: boolean;
+  private readonly sink: LogSink;
+  private fallbackTimers: NodeJS.Timeout[] = [];
+
+  constructor(model: Model, opts: RouterOptions) {
+    this.model = model;
+    this.links = opts.links;
+    this.log = opts.logger;
+    const keys = linkKeys(model);
+    if (keys.length !== this.links.length) throw new Error(`router: ${keys.length} links needed, ${this.links.length} given`);
+    const start = Date.now();
+    this.ct = new Conntrack(this.ctConfig(model), { nowMs: start, log: (msg) => this.log.warn({ conntrack: true }, msg) });
+    this.nat = new NatEngine(this.ct, natConfigFromModel(model), balancersFromModel(model));
+    this.conntrackOn = needsConntrack(model);
+    this.sink = { emit: (kind, severity, message, ruleId) => this.emitLog(kind, severity, message, ruleId) };
+    this.ruleset = compileRuleset(model, { nat: this.nat, log: this.sink });
+    this.stack = new Stack({
+      ifaces: model.ifaces.map((i) => {
+        const link = this.links[keys.indexOf(linkKey(i))];
+        const staticAddr = i.config === 'static' && i.address !== null;
+        return {
+          name: i.name,
+          link: keys.indexOf(linkKey(i)),
+          mac: link.mac,
+          address: staticAddr ? i.address! : 0,
+          netmask: staticAddr ? i.netmask : null,
+          vlan: i.vlan,
+          gateway: i.gateway,
+          sendQueueLimit: i.sendQueueLimit,
+          bufferLimit: i.bufferLimit,
+        };
+      }),
+      routes: (model.gateway?.routes ?? []).map((r) => ({
+        net: r.net, prefix: r.prefix, nexthop: r.nexthop, iface: model.ifaces.findIndex((i) => i.name === r.iface),
+      })),
+      sendTimeExceeded: model.gateway?.sendTimeExceeded ?? true,
+      hooks: this.hooks(this.ruleset),
+      clock: opts.clock,
+    }, this.links);
+  }
+
+  private ctConfig(m: Model) {
+    return { limit: m.conntrack.limit, reserve: m.conntrack.reserve, statefulTcp: m.conntrack.statefulTcp, timeout: m.conntrack.timeout };
+  }
+
+  private hooks(rs: Ruleset): StackHooks {
+    return { ifaces: rs.ifaces, forward: rs.forward, conn: this.conntrackOn ? this.nat : null };
+  }
+
+  start(): void {
+    this.stack.start();
+    this.loop = setInterval(() => this.tick(), 100);
+    this.startTimers();
+    this.model.ifaces.forEach((i, ix) => {
+      if (i.config === 'dhcp' || i.config === 'dhcp-with-fallback') {
+        this.log.warn({ iface: i.name }, 'DHCP client not implemented yet: the Iface has no address' +
+          (i.config === 'dhcp-with-fallback' ? '; the fallback address applies after 10 s' : ''));
+        if (i.config === 'dhcp-with-fallback' && i.address !== null && i.netmask !== null) {
+          this.fallbackTimers.push(setTimeout(() => {
+            this.stack.setAddress(ix, i.address!, i.netmask!, i.gateway ?? 0);
+            this.log.info({ iface: i.name, address: ipStr(i.address!) }, 'no DHCP lease: fallback address applied');
+          }, 10_000));
+        }
+      }
+    });
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    this.ct.tick(now);
+    this.stack.tick(now);
+    this.ruleset.logger.flush();
+  }
+
+  private startTimers(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = this.model.timers.map((tm) => setInterval(() => {
+      const data: Record<string, unknown> = {};
+      for (const d of tm.data) {
+        if (d === 'timestamp') data.timestamp = new Date().toISOString();
+        else if (d === 'stats') data.stats = this.counters().stack;
+        else if (d === 'memory') data.memory = process.memoryUsage();
+        else if (d === 'cpu') data.cpu = process.cpuUsage();
+        else if (d === 'lb') data.lb = this.nat && this.model.loadBalancers.length ? 'see counters' : 'no Load_balancer';
+        else if (d === 'timers') data.timers = this.model.timers.map((x) => ({ name: x.name, interval: x.interval }));
+        else if (d === 'stack-sampling') data['stack-sampling'] = 'not supported';
+      }
+      this.log.info({ timer: tm.name, ...data }, `timer ${tm.name}`);
+    }, tm.interval * 1000));
+  }
+
+  /** log()/syslog() actions: to the Syslog server through our own stack, else our log. */
+  private emitLog(kind: 'log' | 'syslog', severity: number, message: string, ruleId: number): void {
+    const rule = this.model.rules[ruleId];
+    const where = rule ? `${rule.loc.file}:${rule.loc.line}` : undefined;
+    const sl = this.model.syslog;
+    if (sl && !this.emitting) {
+      this.emitting = true;
+      try {
+        const bytes = formatSyslog({ hostname: hostname(), appName: 'nacl-router', procId: process.pid }, severity, kind, message);
+        this.stack.sendUdp(sl.address, 514, sl.port, bytes);
+      } finally {
+        this.emitting = false;
+      }
+      this.log.debug({ rule: where, severity: SEVERITIES[severity] }, message);
+    } else {
+      this.log.info({ rule: where, severity: SEVERITIES[severity], action: kind }, message);
+    }
+  }
+
+  /** Swap in a new configuration's rules. Interfaces, links and routes must be unchanged. */
+  reload(model: Model): void {
+    const why = sameTopology(this.model, model);
+    if (why) throw new Error(`reload refused: ${why} (restart the router to change interfaces or routes)`);
+    const rs = compileRuleset(model, { nat: this.nat, log: this.sink });
+    this.ct.configure(this.ctConfig(model));
+    this.nat.configure(natConfigFromModel(model), balancersFromModel(model));
+    this.stack.setHooks(this.hooks(rs));
+    this.model = model;
+    this.ruleset = rs;
+    this.startTimers();
+  }
+
+  counters() {
+    const rules: Array<{ rule: string; text: string; packets: number; bytes: number }> = [];
+    const c = this.ruleset.counters;
+    for (const r of this.model.rules) {
+      if (c.packets[r.id] > 0) rules.push({ rule: `${r.loc.file}:${r.loc.line}`, text: r.text, packets: c.packets[r.id], bytes: c.bytes[r.id] });
+    }
+    const links = this.links.map((l) => ({ name: l.name, ...statsOf(l) }));
+    return { stack: this.stack.snapshot(), links, conntrack: this.ct.stats(), nat: Array.from(this.nat.counters), rules };
+  }
+
+  stop(): void {
+    if (this.loop) clearInterval(this.loop);
+    this.loop = null;
+    for (const t of this.timers) clearInterval(t);
+    for (const t of this.fallbackTimers) clearTimeout(t);
+    this.timers = [];
+    for (const l of this.links) {
+      try { l.close(); } catch { /* already closed */ }
+    }
+  }
+}
+
+function statsOf(l: Link) {
+  const s = l.stats;
+  return { rxPackets: s.rxPackets, rxBytes: s.rxBytes, txPackets: s.txPackets, txBytes: s.txBytes, txDropped: s.txDropped, rxErrors: s.rxErrors };
+}
+
+function sameTopology(a: Model, b: Model): string | null {
+  const key = (m: Model) => JSON.stringify(m.ifaces.map((i) => [i.name, i.index, i.vlan, i.address, i.netmask, i.config]));
+  if (key(a) !== key(b)) return 'interfaces changed';
+  const rk = (m: Model) => JSON.stringify((m.gateway?.routes ?? []).map((r) => [r.net, r.prefix, r.nexthop, r.iface]));
+  if (rk(a) !== rk(b)) return 'routes changed';
+  return null;
+}
+
+export { prefixOf };

@@ -1,0 +1,161 @@
+// Batching and lifecycle without namespaces: an AF_PACKET socket on a TAP's kernel side
+// transmits into our TAP fd and receives what the TAP writes, so both directions of both
+// drivers are checked byte for byte. A child process (plain Node + the addon) checks that an
+// exception in the receive callback reaches 'uncaughtException', that close inside the
+// callback is safe, and that an open, started link does not keep a process from exiting
+// via process.exit.
+
+import t from 'tap';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TapLink } from '../../drivers/tap.js';
+import { PacketLink } from '../../drivers/packet.js';
+import { packageRoot } from '../../drivers/native.js';
+import { VNET_HDR_LEN, type FrameBatch } from '../../drivers/link.js';
+import { shQuiet, waitFor } from './tap-helpers.js';
+
+const pid = process.pid;
+const ETHERTYPE_TEST = 0x88b5; // IEEE local experimental: the kernel ignores it
+
+/** Writes `n` test frames of varied length into `buf`, one per 2 KB slot after `head` bytes. */
+function frames(n: number, seed: number, head: number): { buf: Uint8Array; off: Int32Array; len: Int32Array } {
+  const buf = new Uint8Array(n * 2048);
+  const off = new Int32Array(n);
+  const len = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const o = i * 2048 + head;
+    const l = 60 + ((i * 37) % 1400);
+    buf.fill(0xff, o, o + 6);
+    buf.set([0x02, 0, 0, 0, seed, 1], o + 6);
+    buf[o + 12] = ETHERTYPE_TEST >> 8;
+    buf[o + 13] = ETHERTYPE_TEST & 0xff;
+    buf[o + 14] = seed;
+    buf[o + 15] = i >> 8;
+    buf[o + 16] = i & 0xff;
+    for (let k = o + 17; k < o + l; k++) buf[k] = (k * 7 + i) & 0xff;
+    off[i] = o;
+    len[i] = l;
+  }
+  return { buf, off, len };
+}
+
+/** Collects test frames of `seed` (checking their bytes) from a link's batches. */
+function collector(seed: number, vnet: boolean) {
+  const got = { frames: 0, bad: 0, batches: 0, maxBatch: 0, hdrNonZero: 0 };
+  const onRx = (b: FrameBatch): void => {
+    got.batches++;
+    if (b.count > got.maxBatch) got.maxBatch = b.count;
+    for (let j = 0; j < b.count; j++) {
+      const o = b.off[j]!;
+      const l = b.len[j]!;
+      if (((b.buf[o + 12]! << 8) | b.buf[o + 13]!) !== ETHERTYPE_TEST || b.buf[o + 14] !== seed) continue;
+      const i = (b.buf[o + 15]! << 8) | b.buf[o + 16]!;
+      let ok = l === 60 + ((i * 37) % 1400);
+      for (let k = o + 17; ok && k < o + l; k++) ok = b.buf[k] === ((k - o + (i * 2048 + 64)) * 7 + i & 0xff);
+      if (vnet) for (let k = o - VNET_HDR_LEN; k < o; k++) if (b.buf[k] !== 0) got.hdrNonZero++;
+      if (ok) got.frames++;
+      else got.bad++;
+    }
+  };
+  return { got, onRx };
+}
+
+for (const vnetHdr of [true, false]) {
+  t.test(`batches both ways between TapLink and PacketLink (vnetHdr ${vnetHdr})`, async (t) => {
+    const name = `tk${vnetHdr ? 'v' : 'p'}${pid}`;
+    const tap = new TapLink({ name, vnetHdr, batch: 32 });
+    let pk: PacketLink | undefined;
+    t.teardown(() => {
+      pk?.close();
+      tap.close();
+    });
+    tap.setUp(true);
+    shQuiet('sysctl', '-qw', `net.ipv6.conf.${name}.disable_ipv6=1`);
+    pk = new PacketLink({ name, vnetHdr, batch: 32 });
+    const toTap = collector(1, vnetHdr);
+    const toPk = collector(2, vnetHdr);
+    tap.start(toTap.onRx);
+    pk.start(toPk.onRx);
+
+    // Frames sit at i*2048 + 64, so the payload check in collector() matches head = 64.
+    const N = 200;
+    const f1 = frames(N, 1, 64);
+    const f2 = frames(N, 2, 64);
+    let sent1 = 0;
+    let sent2 = 0;
+    for (let i = 0; i < N; i += 50) {
+      sent1 += pk.send(f1.buf, f1.off.subarray(i), f1.len.subarray(i), 50);
+      sent2 += tap.send(f2.buf, f2.off.subarray(i), f2.len.subarray(i), 50);
+    }
+    t.equal(sent1, N, 'AF_PACKET sendmmsg wrote every frame');
+    t.equal(sent2, N, 'TAP wrote every frame');
+    t.ok(await waitFor(async () => toTap.got.frames + toTap.got.bad >= N && toPk.got.frames + toPk.got.bad >= N, 5000, 20),
+      'all frames arrived');
+    t.same({ frames: toTap.got.frames, bad: toTap.got.bad }, { frames: N, bad: 0 }, 'TAP rx intact');
+    t.same({ frames: toPk.got.frames, bad: toPk.got.bad }, { frames: N, bad: 0 }, 'AF_PACKET rx intact');
+    t.ok(toTap.got.maxBatch > 1 && toTap.got.maxBatch <= 32, `TAP batches of up to 32 (max ${toTap.got.maxBatch})`);
+    t.ok(toPk.got.maxBatch > 1 && toPk.got.maxBatch <= 32, `AF_PACKET batches of up to 32 (max ${toPk.got.maxBatch})`);
+    if (vnetHdr) {
+      t.equal(toTap.got.hdrNonZero + toPk.got.hdrNonZero, 0, 'virtio headers of plain frames are zero');
+    }
+    t.equal(tap.stats.txPackets, N);
+    t.equal(pk.stats.txPackets, N);
+    t.ok(tap.stats.rxPackets >= N && pk.stats.rxPackets >= N, 'rx counters');
+
+    const bad = new Int32Array([-5, 2048 * N - 10, 0]);
+    const blen = new Int32Array([60, 60, 5]);
+    t.equal(tap.send(f1.buf, bad, blen, 3), 0, 'out-of-bounds and runt frames are refused');
+    t.equal(tap.stats.txDropped, 3, '... and counted as dropped');
+    t.equal(pk.send(f1.buf, bad, blen, 3), 0);
+    t.equal(pk.stats.txDropped, 3);
+  });
+}
+
+t.test('multi-queue TAP: two links on one device', async (t) => {
+  const name = `tm${pid}`;
+  const q1 = new TapLink({ name, multiQueue: true });
+  t.teardown(() => q1.close());
+  const q2 = new TapLink({ name, multiQueue: true });
+  t.teardown(() => q2.close());
+  t.equal(q1.ifindex, q2.ifindex, 'same device');
+});
+
+const child = `
+import { createRequire } from 'node:module';
+const [addonPath, name, mode] = process.argv.slice(2);
+const addon = createRequire(import.meta.url)(addonPath);
+const tap = addon.openTap(name, 0, new Float64Array(6));
+addon.ifUp(name, true);
+const pk = addon.openPacket(name, 0, new Float64Array(6));
+const slab = new ArrayBuffer(8 * 2048);
+const off = new Int32Array(8), len = new Int32Array(8);
+process.on('uncaughtException', (e) => { console.log('uncaught ' + e.message); tap.close(); pk.close(); tap.close(); });
+tap.start(slab, 2048, 64, off, len, 8, (n) => {
+  if (mode === 'throw') throw new Error('boom');
+  if (mode === 'close') { tap.close(); pk.close(); console.log('closed in callback'); }
+  if (mode === 'exit') { console.log('exiting'); process.exit(0); }
+});
+const f = new Uint8Array(60); f.fill(0xff, 0, 6); f.set([2, 0, 0, 0, 0, 9], 6); f[12] = 0x88; f[13] = 0xb5;
+pk.send(f, Int32Array.of(0), Int32Array.of(60), 1);
+`;
+
+t.test('callback exceptions, close in the callback, exit while running (child process)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'nrt-child-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const script = join(dir, 'child.mjs');
+  writeFileSync(script, child);
+  const addonPath = join(packageRoot(), 'drivers/native/build/Release/nacl_link.node');
+  const runChild = (mode: string) => new Promise<{ code: number | null; out: string }>((resolve) => {
+    execFile(process.execPath, [script, addonPath, `tc${mode[0]}${pid}`, mode], { timeout: 10000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, out: stdout + stderr });
+    });
+  });
+  const thrown = await runChild('throw');
+  t.same(thrown, { code: 0, out: 'uncaught boom\n' }, 'exception reaches uncaughtException; loop ends after close');
+  const closed = await runChild('close');
+  t.same(closed, { code: 0, out: 'closed in callback\n' }, 'close inside the callback');
+  const exited = await runChild('exit');
+  t.same(exited, { code: 0, out: 'exiting\n' }, 'process.exit with a running link');
+});

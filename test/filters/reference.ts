@@ -1,0 +1,142 @@
+// Reference evaluator for the compiler tests: a direct interpreter over the Model IR, written
+// independently of filters/ (own field reads over a DataView, linear rule walk, no dispatch).
+
+import type { Cond, Field, Model, Operand, Stmt } from '../../src/config/model.js';
+import { ADDRESS_FIELDS, SUBTYPE_PROTO } from '../../src/config/model.js';
+import type { Pkt } from '../../stack/wire/pkt.js';
+
+export interface RefCall { kind: string; id: number; a: number; b: number; msg?: string }
+
+function read(p: Pkt, f: Field): number {
+  const dv = new DataView(p.buf.buffer, p.buf.byteOffset, p.buf.byteLength);
+  const o3 = p.l3, o4 = p.l4;
+  const l4 = (proto: number): boolean => p.proto === proto && !p.frag;
+  switch (f) {
+    case 'ip.version': return dv.getUint8(o3) >> 4;
+    case 'ip.hdrlength': return (dv.getUint8(o3) & 15) * 4;
+    case 'ip.dscp': return dv.getUint8(o3 + 1) >> 2;
+    case 'ip.ecn': return dv.getUint8(o3 + 1) & 3;
+    case 'ip.length': return dv.getUint16(o3 + 2);
+    case 'ip.id': return dv.getUint16(o3 + 4);
+    case 'ip.frag-off': return dv.getUint16(o3 + 6) & 0x1fff;
+    case 'ip.ttl': return dv.getUint8(o3 + 8);
+    case 'ip.protocol': return dv.getUint8(o3 + 9);
+    case 'ip.checksum': return dv.getUint16(o3 + 10);
+    case 'ip.saddr': return dv.getUint32(o3 + 12);
+    case 'ip.daddr': return dv.getUint32(o3 + 16);
+    case 'tcp.sport': return l4(6) ? dv.getUint16(o4) : 0;
+    case 'tcp.dport': return l4(6) ? dv.getUint16(o4 + 2) : 0;
+    case 'tcp.sequence': return l4(6) ? dv.getUint32(o4 + 4) : 0;
+    case 'tcp.ackseq': return l4(6) ? dv.getUint32(o4 + 8) : 0;
+    case 'tcp.doff': return l4(6) ? dv.getUint8(o4 + 12) >> 4 : 0;
+    case 'tcp.reserved': return l4(6) ? dv.getUint8(o4 + 12) : 0;
+    case 'tcp.flags': return l4(6) ? dv.getUint8(o4 + 13) : 0;
+    case 'tcp.window': return l4(6) ? dv.getUint16(o4 + 14) : 0;
+    case 'tcp.checksum': return l4(6) ? dv.getUint16(o4 + 16) : 0;
+    case 'tcp.urgptr': return l4(6) ? dv.getUint16(o4 + 18) : 0;
+    case 'udp.sport': return l4(17) ? dv.getUint16(o4) : 0;
+    case 'udp.dport': return l4(17) ? dv.getUint16(o4 + 2) : 0;
+    case 'udp.length': return l4(17) ? dv.getUint16(o4 + 4) : 0;
+    case 'udp.checksum': return l4(17) ? dv.getUint16(o4 + 6) : 0;
+    case 'icmp.type': return l4(1) ? dv.getUint8(o4) : 0;
+    case 'ct.state': return p.ctState;
+  }
+}
+
+const val = (p: Pkt, o: Operand): number => (o.kind === 'const' ? o.value : read(p, o.field));
+
+export function evalCond(p: Pkt, c: Cond): boolean {
+  switch (c.kind) {
+    case 'const': return c.value;
+    case 'not': return !evalCond(p, c.c);
+    case 'and': return evalCond(p, c.a) && evalCond(p, c.b);
+    case 'or': return evalCond(p, c.a) || evalCond(p, c.b);
+    case 'in': {
+      const v = val(p, c.left);
+      return c.set.exact.includes(v) || c.set.ranges.some(([a, b]) => v >= Math.min(a, b) && v <= Math.max(a, b));
+    }
+    case 'cmp': {
+      const a = val(p, c.left), b = val(p, c.right);
+      switch (c.op) {
+        case '==': return a === b;
+        case '!=': return a !== b;
+        case '<': return a < b;
+        case '>': return a > b;
+        case '<=': return a <= b;
+        case '>=': return a >= b;
+      }
+    }
+  }
+}
+
+const dotted = (a: number): string => [24, 16, 8, 0].map((s) => (a >>> s) & 255).join('.');
+
+export class Reference {
+  readonly packets: Float64Array;
+  readonly bytes: Float64Array;
+  calls: RefCall[] = [];
+
+  constructor(readonly model: Model, size: number) {
+    this.packets = new Float64Array(size);
+    this.bytes = new Float64Array(size);
+  }
+
+  private hit(id: number, p: Pkt): void {
+    this.packets[id]!++;
+    this.bytes[id]! += p.ipLen;
+  }
+
+  chain(names: string[], p: Pkt): number {
+    for (const n of names) if (this.fn(n, p) === 1) return 1;
+    return 0;
+  }
+
+  fn(name: string, p: Pkt): number {
+    const f = this.model.functions[name]!;
+    const proto = SUBTYPE_PROTO[f.subtype];
+    if (proto >= 0 && p.proto !== proto) return 0;
+    const v = this.list(f.body, p);
+    return v < 0 ? 0 : v;
+  }
+
+  /** -1 = fell through. */
+  list(stmts: Stmt[], p: Pkt): number {
+    for (const s of stmts) {
+      const v = this.stmt(s, p);
+      if (v >= 0) return v;
+    }
+    return -1;
+  }
+
+  stmt(s: Stmt, p: Pkt): number {
+    switch (s.kind) {
+      case 'if':
+        if (evalCond(p, s.cond)) { this.hit(s.id, p); return this.list(s.then, p); }
+        return s.else ? this.list(s.else, p) : -1;
+      case 'accept': this.hit(s.id, p); return 0;
+      case 'drop': this.hit(s.id, p); return 1;
+      case 'log':
+      case 'syslog': {
+        this.hit(s.id, p);
+        let msg = '';
+        for (const a of s.args) {
+          if (a.kind === 'str') msg += a.text.replace(/\\n/g, '\n');
+          else msg += ADDRESS_FIELDS.has(a.field) ? dotted(read(p, a.field)) : String(read(p, a.field));
+        }
+        this.calls.push({ kind: s.kind, id: s.id, a: s.kind === 'log' ? 6 : s.severity, b: 0, msg: msg.replace(/\n+$/, '') });
+        return -1;
+      }
+      case 'dnat':
+      case 'snat':
+        this.hit(s.id, p);
+        this.calls.push({ kind: s.kind, id: s.id, a: s.addr ?? -1, b: s.port ?? -1 });
+        return 0;
+      case 'block': {
+        const proto = SUBTYPE_PROTO[s.subtype];
+        if (proto >= 0 && p.proto !== proto) return -1;
+        this.hit(s.id, p);
+        return this.list(s.body, p);
+      }
+    }
+  }
+}

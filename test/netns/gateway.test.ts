@@ -1,0 +1,73 @@
+// End to end: the behaviours IncludeOS' gateway test checked, with real hosts and clients:
+// pings between hosts and to both router addresses, TCP allowed by the forward chain, DNAT to
+// another port, UDP DNAT, stateful TCP (mid-stream packets without a SYN dropped and counted),
+// and iperf3 TCP and UDP through the router.
+import t from 'tap';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Lab, skipReason, sleep, waitFor } from '../../src/netlab.js';
+import { startRouter } from './router-process.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const why = skipReason();
+if (why) {
+  t.plan(0, `end-to-end gateway: ${why}`);
+} else {
+  t.test('gateway behaviours through TAP links', async (t) => {
+    const lab = new Lab(t, 'gw');
+    const h1 = lab.ns('gh1');
+    const h2 = lab.ns('gh2');
+    const tap0 = lab.name('gt0');
+    const tap1 = lab.name('gt1');
+    const router = await startRouter(lab, join(HERE, 'fixtures', 'gateway.nacl'), [`0=tap:${tap0}`, `1=tap:${tap1}`], [tap0, tap1]);
+    lab.attach(tap0, h1, '10.0.1.10/24');
+    lab.exec(h1, 'ip', ['route', 'add', 'default', 'via', '10.0.1.1']);
+    lab.attach(tap1, h2, '10.0.2.10/24');
+    lab.exec(h2, 'ip', ['route', 'add', 'default', 'via', '10.0.2.1']);
+
+    lab.spawn(h2, 'socat', ['TCP-LISTEN:5000,fork,reuseaddr', 'SYSTEM:echo tcp5000 peer=$SOCAT_PEERADDR']);
+    const udp = lab.spawn(h2, 'socat', ['-u', 'UDP-RECVFROM:4444,fork', 'STDOUT']);
+    lab.spawn(h2, 'iperf3', ['-s', '-B', '10.0.2.10']);
+    await sleep(300);
+
+    await t.test('pings', async (t) => {
+      t.equal(lab.status(h1, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', '10.0.2.10']), 0, 'host1 -> host2');
+      t.equal(lab.status(h2, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', '10.0.1.10']), 0, 'host2 -> host1');
+      t.equal(lab.status(h1, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', '10.0.1.1']), 0, 'host1 -> eth0');
+      t.equal(lab.status(h2, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', '10.0.2.1']), 0, 'host2 -> eth1');
+    });
+
+    await t.test('TCP allowed by the forward chain, others dropped', async (t) => {
+      const out = lab.exec(h1, 'socat', ['-T', '3', '-', 'TCP:10.0.2.10:5000,connect-timeout=3'], { allowFail: true });
+      t.match(out, /tcp5000 peer=10\.0\.1\.10/, 'host1 -> host2:5000');
+      t.not(lab.status(h1, 'nc', ['-z', '-w', '2', '10.0.2.10', '5002']), 0, 'host1 -> host2:5002 dropped');
+    });
+
+    await t.test('DNAT to another port', async (t) => {
+      const out = lab.exec(h1, 'socat', ['-T', '3', '-', 'TCP:10.0.1.1:5001,connect-timeout=3'], { allowFail: true });
+      t.match(out, /tcp5000 peer=10\.0\.1\.10/, 'eth0:5001 reaches host2:5000, source kept');
+    });
+
+    await t.test('UDP DNAT', async (t) => {
+      lab.exec(h1, 'sh', ['-c', 'echo udp-dnat-works | socat -u - UDP:10.0.1.1:3333']);
+      await waitFor('udp datagram', () => /udp-dnat-works/.test(udp.out()), 5000).catch(() => {});
+      t.match(udp.out(), /udp-dnat-works/, 'eth0:3333 reaches host2:4444');
+    });
+
+    await t.test('iperf3 TCP and UDP through the router', async (t) => {
+      const tcp = JSON.parse(lab.exec(h1, 'iperf3', ['-c', '10.0.2.10', '-t', '2', '-J'], { timeout: 30000 }));
+      const bps = tcp.end.sum_received.bits_per_second as number;
+      t.ok(bps > 10e6, `TCP ${(bps / 1e9).toFixed(2)} Gbit/s`);
+      const u = JSON.parse(lab.exec(h1, 'iperf3', ['-c', '10.0.2.10', '-u', '-b', '20M', '-t', '2', '-J'], { timeout: 30000 }));
+      const lost = u.end.sum.lost_percent as number;
+      t.ok(u.end.sum.packets > 0 && lost < 20, `UDP ${u.end.sum.packets} packets, ${lost.toFixed(2)}% lost`);
+    });
+
+    await t.test('stateful TCP: mid-stream packets without a SYN are dropped and counted', async (t) => {
+      lab.status(h1, 'hping3', ['-A', '-p', '5000', '-c', '8', '-i', 'u20000', '10.0.2.10'], 20000);
+      const out = await router.stop();
+      const m = /"invalid":\s*(\d+)/.exec(out);
+      t.ok(m && Number(m[1]) >= 8, `conntrack invalid counter ${m ? m[1] : 'missing'} >= 8`);
+    });
+  });
+}

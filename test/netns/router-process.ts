@@ -1,0 +1,41 @@
+// Starts the real router process for end-to-end tests and waits until its links exist.
+import { join } from 'node:path';
+import { Lab, ROOT, waitFor } from '../../src/netlab.js';
+
+export interface RouterProc {
+  out(): string;
+  pid: number;
+  /** Stop with SIGTERM and return everything it printed (counters come last). */
+  stop(): Promise<string>;
+}
+
+/** Run `nacl-router run FILE --link ...` (links like `0=tap:NAME`), wait for the named TAP/links. */
+export async function startRouter(lab: Lab, file: string, links: string[], waitLinks: string[], extra: string[] = []): Promise<RouterProc> {
+  const args = [join(ROOT, 'bin', 'nacl-router.js'), 'run', file];
+  for (const l of links) args.push('--link', l);
+  args.push(...extra);
+  const p = lab.spawn(null, process.execPath, args, { ...process.env, NACL_LOG_LEVEL: 'debug' });
+  try {
+    await waitFor(`router links ${waitLinks.join(',')}`, () => {
+      if (p.exitCode !== null) throw new Error(`router exited early (${p.exitCode}):\n${p.out()}`);
+      return waitLinks.every((l) => lab.linkExists(l));
+    }, 15000);
+    await waitFor('router running', () => {
+      if (p.exitCode !== null) throw new Error(`router exited early (${p.exitCode}):\n${p.out()}`);
+      return /running|started/.test(p.out());
+    }, 15000);
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n--- router output ---\n${p.out()}`);
+  }
+  return {
+    out: () => p.out(),
+    pid: p.pid ?? -1,
+    stop: async () => {
+      if (p.exitCode === null) {
+        p.kill('SIGTERM');
+        await new Promise<void>((r) => { if (p.exitCode !== null) r(); else p.once('exit', () => r()); });
+      }
+      return p.out();
+    },
+  };
+}

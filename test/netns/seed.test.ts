@@ -1,0 +1,83 @@
+// End to end: the seed firewall (examples/seed.nacl) on TAP links between two real hosts.
+// outside host (namespace): 10.0.0.1 (the upstream gateway) and 10.55.1.1 (the bastion host);
+// inside host (namespace): 192.168.0.54 (port-forward target), .10 (allowed host), .5 (not allowed),
+// .231 (syslog receiver). Real ping, curl, nmap, socat and a real syslog listener.
+import t from 'tap';
+import { join } from 'node:path';
+import { Lab, ROOT, skipReason, sleep, waitFor } from '../../src/netlab.js';
+import { startRouter } from './router-process.js';
+
+const why = skipReason();
+if (why) {
+  t.plan(0, `end-to-end seed firewall: ${why}`);
+} else {
+  t.test('seed firewall through TAP links', async (t) => {
+    const lab = new Lab(t, 'sd');
+    const outside = lab.ns('nso');
+    const inside = lab.ns('nsi');
+    const tap0 = lab.name('nro');
+    const tap1 = lab.name('nri');
+    const router = await startRouter(lab, join(ROOT, 'examples', 'seed.nacl'), [`0=tap:${tap0}`, `1=tap:${tap1}`], [tap0, tap1]);
+
+    lab.attach(tap0, outside, '10.0.0.1/24');
+    lab.exec(outside, 'ip', ['addr', 'add', '10.55.1.1/32', 'dev', 'lo']);
+    lab.exec(outside, 'ip', ['route', 'add', '192.168.0.0/24', 'via', '10.0.0.2']);
+    lab.attach(tap1, inside, '192.168.0.54/24');
+    for (const a of ['192.168.0.10/24', '192.168.0.5/24', '192.168.0.231/24']) lab.exec(inside, 'ip', ['addr', 'add', a, 'dev', tap1]);
+    lab.exec(inside, 'ip', ['route', 'add', 'default', 'via', '192.168.0.1']);
+
+    // Servers inside: HTTP on 80 and 443, something on 22 and 8080 (to see filtering, not RST),
+    // the port-forward target on .54:5001 answering with the peer address it sees, and syslog.
+    for (const port of ['80', '443', '22', '8080']) {
+      lab.spawn(inside, 'python3', ['-m', 'http.server', port, '--bind', '0.0.0.0', '--directory', join(ROOT, 'examples')]);
+    }
+    lab.spawn(inside, 'socat', ['TCP-LISTEN:5001,bind=192.168.0.54,fork,reuseaddr', 'SYSTEM:echo peer=$SOCAT_PEERADDR']);
+    const syslog = lab.spawn(inside, 'socat', ['-u', 'UDP-RECVFROM:6514,bind=192.168.0.231,fork', 'STDOUT']);
+    await sleep(300);
+
+    await t.test('router answers ping on both addresses', async (t) => {
+      t.equal(lab.status(outside, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', '10.0.0.2']), 0, 'outside -> 10.0.0.2');
+      t.equal(lab.status(inside, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', '192.168.0.1']), 0, 'inside -> 192.168.0.1');
+    });
+
+    await t.test('bastion host is accepted, replies pass as established', async (t) => {
+      t.equal(lab.status(outside, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', '-I', '10.55.1.1', '192.168.0.10']), 0, 'ping from bastion');
+      t.not(lab.status(outside, 'ping', ['-c', '1', '-W', '1', '192.168.0.10']), 0, 'ping from 10.0.0.1 dropped');
+    });
+
+    await t.test('HTTP to an allowed host on 80 and 443', async (t) => {
+      for (const port of [80, 443]) {
+        const out = lab.exec(outside, 'curl', ['-s', '-m', '5', `http://192.168.0.10:${port}/`], { allowFail: true });
+        t.match(out, /seed\.nacl/, `curl 192.168.0.10:${port} lists the served directory`);
+      }
+    });
+
+    await t.test('other ports and hosts are dropped', async (t) => {
+      t.not(lab.status(outside, 'curl', ['-s', '-m', '2', 'http://192.168.0.10:8080/']), 0, 'port 8080 dropped');
+      t.not(lab.status(outside, 'curl', ['-s', '-m', '2', 'http://192.168.0.5:80/']), 0, 'host .5 (outside allowed_hosts) dropped');
+    });
+
+    await t.test('nmap sees exactly the allowed services', async (t) => {
+      const out = lab.exec(outside, 'nmap', ['-Pn', '-n', '-sS', '--max-retries', '1', '--host-timeout', '30s', '-p', '22,80,443,8080', '-oG', '-', '192.168.0.10'], { timeout: 60000 });
+      t.match(out, /80\/open\/tcp/, '80 open');
+      t.match(out, /443\/open\/tcp/, '443 open');
+      t.match(out, /22\/filtered\/tcp/, '22 filtered');
+      t.match(out, /8080\/filtered\/tcp/, '8080 filtered');
+    });
+
+    await t.test('port forward outside:5001 -> 192.168.0.54:5001 with the inside address as source', async (t) => {
+      const out = lab.exec(outside, 'socat', ['-T', '3', '-', 'TCP:10.0.0.2:5001,connect-timeout=3'], { allowFail: true });
+      t.match(out, /peer=192\.168\.0\.1\b/, `target sees the router's inside address (${out.trim()})`);
+    });
+
+    await t.test('syslog messages reach the receiver', async (t) => {
+      await waitFor('syslog lines', () => /Dropping/.test(syslog.out()) && /Accepting/.test(syslog.out()), 8000).catch(() => {});
+      t.match(syslog.out(), /<\d+>1 /, 'RFC 5424 framing');
+      t.match(syslog.out(), /Accepting/, 'accepted traffic logged');
+      t.match(syslog.out(), /Dropping/, 'dropped traffic logged');
+    });
+
+    const out = await router.stop();
+    t.match(out, /counters/, 'router prints counters when stopped');
+  });
+}
