@@ -12,7 +12,8 @@ import { ReferenceDut } from './duts/reference.js';
 import * as m from './measure.js';
 import { run, stopAll } from './proc.js';
 import { buildPrograms, repoRoot, type Programs } from './programs.js';
-import { Topology, type Cpus } from './topology.js';
+import { boostKsoftirqd, type SchedPolicy } from './sched.js';
+import { defaultCpus, Topology, type Cpus } from './topology.js';
 
 export type Mode = 'smoke' | 'quick' | 'full';
 
@@ -56,6 +57,8 @@ export interface BenchOptions {
   /** Overrides of the mode's settings. */
   overrides?: Partial<Settings>;
   log?: (line: string) => void;
+  /** Default 'rt' (see sched.ts). */
+  sched?: SchedPolicy;
 }
 
 export interface DeviceInfo {
@@ -169,7 +172,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     if (reason) log(`skipping ${d.id}: ${reason}`);
     else duts.push(d);
   }
-  const topo = Topology.forProcess();
+  const topo = Topology.forProcess(defaultCpus(opts.sched ?? 'rt'));
   const results: BenchResults = {
     format: 'nacl-router-bench/1', mode: opts.mode, startedAt, finishedAt: startedAt, settings,
     cpus: topo.cpus, machine: await describeMachine(), versions: await versions(), devices, points: [],
@@ -187,7 +190,9 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  let restoreLoadCore: (() => Promise<void>) | null = null;
   try {
+    restoreLoadCore = await boostKsoftirqd(topo.cpus.load, topo.cpus.sched, topo.cpus.loadNice);
     await topo.create();
     for (let r = 0; r < settings.runs; r++) {
       for (const [ri, rules] of settings.rules.entries()) {
@@ -211,6 +216,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     process.removeListener('SIGTERM', onSignal);
     await stopAll();
     await topo.destroy();
+    await restoreLoadCore?.();
   }
   results.finishedAt = new Date().toISOString();
   (results.machine as Record<string, unknown>).loadavgAtEnd = loadavg();

@@ -5,6 +5,7 @@
 //   --devices a,b      only these devices (nacl-router, iptables, nft-linear, nft-set, ref-rw, ref-vnet)
 //   --rules 0,1000     rule counts;  --conn-rules 0  rule counts for new connections/s
 //   --runs N           repetitions (the report takes medians)
+//   --sched rt|nice    priority of the benchmark's processes over other work (default rt)
 //   --no-docs          write the JSON only
 //   --report FILE      regenerate the docs from an existing results file, measure nothing
 //   --docs DIR         write the report there instead of docs/;  --results DIR  the JSON there
@@ -12,6 +13,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runBench, type BenchOptions, type BenchResults, type Mode, type Settings } from './harness.js';
 import { repoRoot } from './programs.js';
+import type { SchedPolicy } from './sched.js';
 import { writeReport } from './report.js';
 
 function numbers(v: string | undefined, flag: string): number[] {
@@ -29,6 +31,7 @@ export async function main(argv: string[]): Promise<number> {
   let resultsDir: string | undefined;
   const overrides: Partial<Settings> = {};
   let devices: string[] | undefined;
+  let sched: SchedPolicy = 'rt';
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     switch (a) {
@@ -39,6 +42,12 @@ export async function main(argv: string[]): Promise<number> {
       case '--rules': overrides.rules = numbers(argv[++i], a); break;
       case '--conn-rules': overrides.connRules = numbers(argv[++i], a); break;
       case '--runs': overrides.runs = numbers(argv[++i], a)[0]; break;
+      case '--sched': {
+        const v = argv[++i];
+        if (v !== 'rt' && v !== 'nice') { process.stderr.write('bench: --sched takes rt or nice\n'); return 2; }
+        sched = v;
+        break;
+      }
       case '--report': reportOnly = argv[++i]; break;
       case '--docs': docsDir = argv[++i]; break;
       case '--results': resultsDir = argv[++i]; break;
@@ -56,7 +65,7 @@ export async function main(argv: string[]): Promise<number> {
   if (reportOnly) {
     results = JSON.parse(readFileSync(reportOnly, 'utf8')) as BenchResults;
   } else {
-    const opts: BenchOptions = { mode, overrides, ...(devices ? { devices } : {}) };
+    const opts: BenchOptions = { mode, overrides, sched, ...(devices ? { devices } : {}) };
     results = await runBench(opts);
     const dir = resultsDir ?? join(root, 'bench', 'results');
     mkdirSync(dir, { recursive: true });

@@ -36,9 +36,9 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`nacl-router ${VERSION}\n`);
     return 0;
   }
-  const load = COMMANDS[first];
-  const { command } = load ? await load() : await COMMANDS.run();
-  const args = load ? rest : argv;
+  const known = Object.hasOwn(COMMANDS, first);
+  const { command } = await (known ? COMMANDS[first] : COMMANDS.run)();
+  const args = known ? rest : argv;
   if (args.includes('--help') || args.includes('-h')) {
     process.stdout.write(command.help.trimEnd() + '\n');
     return 0;

@@ -211,6 +211,11 @@ export class NatEngine implements ConnHooks, NatActions {
     return this.natPool[c] >= 0 ? this.ct.rDp[c] : -1;
   }
 
+  /** Index into `pools` of the pool a connection holds a port of, or -1. */
+  poolIndexOf(c: number): number {
+    return c < this.natPool.length ? this.natPool[c] : -1;
+  }
+
   // ---- ConnHooks --------------------------------------------------------------------------
 
   track(p: Pkt): number {

@@ -76,9 +76,29 @@ export class FunctionChecker {
     private readonly signatures: Map<string, { type: FunctionType; subtype: Subtype }>,
   ) {}
 
+  /** Source text of a rule on one line, whitespace runs collapsed, at most 80 characters. */
   private src(loc: SrcLoc, length = loc.length): string {
-    const s = this.text.slice(loc.offset, loc.offset + length).replace(/\s+/g, ' ').trim();
-    return s.length > 80 ? s.slice(0, 77) + '...' : s;
+    const t = this.text;
+    const end = Math.min(t.length, loc.offset + length);
+    let out = '';
+    let runStart = loc.offset;
+    let space = false;
+    for (let i = loc.offset; i < end; i++) {
+      const c = t.charCodeAt(i);
+      const ws = c === 32 || c === 9 || c === 10 || c === 13;
+      if (ws && !space) {
+        out += t.slice(runStart, i);
+        space = true;
+      } else if (!ws && space) {
+        out += ' ';
+        runStart = i;
+        space = false;
+      }
+      if (out.length > 80) break;
+    }
+    if (!space) out += t.slice(runStart, end);
+    out = out.trim();
+    return out.length > 80 ? out.slice(0, 77) + '...' : out;
   }
 
   check(name: string, node: FunctionNode, type: FunctionType, subtype: Subtype): CheckedFunction {

@@ -3,6 +3,8 @@
 // without vnet_hdr; plus the error paths (bad names, closed links).
 
 import t from 'tap';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { TapLink } from '../../drivers/tap.js';
 import { macFromName, nativeAddon } from '../../drivers/native.js';
 import { addNs, inNs, ipv4, macStr, placeInNs, sh, shQuiet, startResponder } from './tap-helpers.js';
@@ -16,6 +18,16 @@ t.test('errors carry the errno text and never crash', async (t) => {
   t.throws(() => new TapLink({ name: `tq${pid}`, batch: 0 }), RangeError);
   t.throws(() => nativeAddon().ifGetMtu(`nx${pid}`), { message: new RegExp(`^SIOCGIFMTU nx${pid}: No such device`), code: 'ENODEV' });
   t.throws(() => new (nativeAddon() as unknown as { openTap: unknown; NativeLink: new () => unknown }).NativeLink(), /openTap/);
+});
+
+t.test('not root: a clear error naming the missing privilege', async (t) => {
+  const child = fileURLToPath(new URL('./tap-nonroot-child.ts', import.meta.url));
+  const out = await new Promise<string>((resolve) => {
+    execFile('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath,
+      ...process.execArgv, child, `tn${pid}`], { encoding: 'utf8', timeout: 60000 },
+    (_err, stdout, stderr) => resolve(stdout + stderr));
+  });
+  t.match(out.trim(), /^(open \/dev\/net\/tun: Permission denied|TUNSETIFF: Operation not permitted) \(nacl-router needs root or CAP_NET_ADMIN\)$/);
 });
 
 t.test('open, controls, idempotent close', async (t) => {

@@ -1,0 +1,9 @@
+// Child of tap.test.ts, run as an unprivileged user: prints the error a TapLink open gives.
+import { TapLink } from '../../drivers/tap.js';
+
+try {
+  new TapLink({ name: process.argv[2] ?? 'nacltest0' }).close();
+  console.log('opened');
+} catch (err) {
+  console.log((err as Error).message);
+}
