@@ -40,8 +40,15 @@ function setOrig(p: Pkt, i: number): void {
   p.conn = -1;
 }
 
-function mops(n: number, ns: bigint): string {
-  return (n / (Number(ns) / 1e9) / 1e6).toFixed(2);
+/** CPU time of this process in ns: the machine is shared, so wall time would mostly measure
+ *  the neighbours. */
+function cpuNs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) * 1000;
+}
+
+function mops(n: number, ns: number): string {
+  return (n / (ns / 1e9) / 1e6).toFixed(2);
 }
 
 function mb(bytes: number): string {
@@ -51,27 +58,27 @@ function mb(bytes: number): string {
 function run(n: number, lookups: number): { insert: string; lookup: string; miss: string } {
   const ct = new Conntrack({ limit: n, reserve: n }, { seed: 12345 });
   const p = pkt();
-  let t0 = process.hrtime.bigint();
+  let t0 = cpuNs();
   for (let i = 0; i < n; i++) {
     setOrig(p, i);
     if (ct.track(p) !== 0) throw new Error(`insert ${i} failed`);
   }
-  const tIns = process.hrtime.bigint() - t0;
+  const tIns = cpuNs() - t0;
   let x = 1;
-  t0 = process.hrtime.bigint();
+  t0 = cpuNs();
   for (let k = 0; k < lookups; k++) {
     x = (Math.imul(x, 1103515245) + 12345) >>> 0;
     setOrig(p, x % n);
     ct.track(p);
   }
-  const tLook = process.hrtime.bigint() - t0;
-  t0 = process.hrtime.bigint();
+  const tLook = cpuNs() - t0;
+  t0 = cpuNs();
   let misses = 0;
   for (let k = 0; k < lookups; k++) {
     x = (Math.imul(x, 1103515245) + 12345) >>> 0;
     if (ct.find(0x0b000000 + (x & 0xffffff), SERVER, 1024, 53, 17) < 0) misses++;
   }
-  const tMiss = process.hrtime.bigint() - t0;
+  const tMiss = cpuNs() - t0;
   if (ct.entries !== n || misses !== lookups) throw new Error('bench table inconsistent');
   return { insert: mops(n, tIns), lookup: mops(lookups, tLook), miss: mops(lookups, tMiss) };
 }
@@ -80,7 +87,7 @@ function runMasq(n: number): { first: string; established: string } {
   const ct = new Conntrack({ limit: n, reserve: n }, { seed: 1 });
   const nat = new NatEngine(ct, { ifaces: [{ address: 0x0a00002d, masquerade: true }], portRange: [1024, 65535] });
   const p = pkt();
-  let t0 = process.hrtime.bigint();
+  let t0 = cpuNs();
   let ok = 0;
   for (let i = 0; i < n; i++) {
     setOrig(p, i);
@@ -91,8 +98,8 @@ function runMasq(n: number): { first: string; established: string } {
       if (nat.finish(p) === 0) ok++;
     }
   }
-  const tFirst = process.hrtime.bigint() - t0;
-  t0 = process.hrtime.bigint();
+  const tFirst = cpuNs() - t0;
+  t0 = cpuNs();
   for (let i = 0; i < n; i++) {
     setOrig(p, i);
     p.daddr = (0x08080000 + (i % 1000)) >>> 0;
@@ -101,7 +108,7 @@ function runMasq(n: number): { first: string; established: string } {
     p.outIf = 0;
     nat.finish(p);
   }
-  const tEst = process.hrtime.bigint() - t0;
+  const tEst = cpuNs() - t0;
   if (ok !== n) throw new Error(`masquerade: ${ok}/${n}`);
   return { first: mops(n, tFirst), established: mops(n, tEst) };
 }
@@ -109,14 +116,14 @@ function runMasq(n: number): { first: string; established: string } {
 function main(): void {
   gc?.();
   const base = process.memoryUsage().rss;
-  console.log(`conntrack bench (node ${process.version}); Mpps = million packets per second through track()`);
+  console.log(`conntrack bench (node ${process.version}); M/s = million packets per second of CPU time through track()`);
   for (const n of [1_000, 100_000, 1_000_000]) {
     run(Math.min(n, 10_000), 100_000); // warm-up
     gc?.();
     const r = run(n, 2_000_000);
     console.log(`${String(n).padStart(9)} entries: insert ${r.insert} M/s, lookup (hit) ${r.lookup} M/s, lookup (miss) ${r.miss} M/s`);
   }
-  for (const n of [100_000]) {
+  for (const n of [50_000]) {
     const r = runMasq(n);
     console.log(`${String(n).padStart(9)} masqueraded UDP flows: first packet (track+finish, pool port) ${r.first} M/s, later packets ${r.established} M/s`);
   }

@@ -56,7 +56,12 @@ export function hashU32(v: number, shift: number): number {
   return Math.imul(v, 0x9e3779b1) >>> shift;
 }
 
-/** A compiled `in` set. */
+/** At most this many interval buckets (Int32Array entries) per set. */
+const MAX_BUCKET_BITS = 18;
+
+/** A compiled `in` set. Intervals are found through a bucket index over the span they cover
+ *  (value -> first interval that can contain it), then a bisection inside the bucket, so the
+ *  cost does not grow with the number of intervals for evenly spread sets. */
 export class NumberSet {
   readonly size: number;
   private readonly table: Float64Array;
@@ -65,6 +70,11 @@ export class NumberSet {
   private readonly los: Float64Array;
   private readonly his: Float64Array;
   private readonly nr: number;
+  private readonly base: number;
+  private readonly top: number;
+  private readonly bshift: number;
+  /** first[k]: first interval whose end is >= the start of bucket k; first[nb] = nr - 1. */
+  private readonly first: Int32Array;
 
   constructor(set: NormalSet) {
     const n = set.exact.length;
@@ -78,11 +88,29 @@ export class NumberSet {
       while (this.table[h] !== EMPTY) h = (h + 1) & this.mask;
       this.table[h] = v;
     }
-    this.nr = set.ranges.length;
-    this.los = new Float64Array(this.nr);
-    this.his = new Float64Array(this.nr);
+    const nr = set.ranges.length;
+    this.nr = nr;
+    this.los = new Float64Array(nr);
+    this.his = new Float64Array(nr);
     set.ranges.forEach(([a, b], i) => { this.los[i] = a; this.his[i] = b; });
-    this.size = n + this.nr;
+    this.base = nr > 0 ? this.los[0]! : 1;
+    this.top = nr > 0 ? this.his[nr - 1]! : 0;
+    const span = this.top - this.base + 1;
+    let nbBits = 0;
+    while ((1 << nbBits) < nr * 2 && nbBits < MAX_BUCKET_BITS) nbBits++;
+    let bshift = 0;
+    while (span / 2 ** bshift > 2 ** nbBits) bshift++;
+    this.bshift = bshift;
+    const nb = Math.max(1, Math.ceil(span / 2 ** bshift));
+    this.first = new Int32Array(nb + 1);
+    let i = 0;
+    for (let k = 0; k < nb; k++) {
+      const start = this.base + k * 2 ** bshift;
+      while (i < nr - 1 && this.his[i]! < start) i++;
+      this.first[k] = i;
+    }
+    this.first[nb] = Math.max(0, nr - 1);
+    this.size = n + nr;
   }
 
   has(v: number): boolean {
@@ -94,17 +122,17 @@ export class NumberSet {
       if (k === EMPTY) break;
       h = (h + 1) & this.mask;
     }
-    if (this.nr === 0) return false;
-    const los = this.los;
-    let lo = 0, hi = this.nr - 1;
-    if (!(v >= los[0]!)) return false;
-    // Last interval whose start is <= v.
+    if (!(v >= this.base && v <= this.top)) return false;
+    const bk = (v - this.base) >>> this.bshift;
+    const his = this.his;
+    let lo = this.first[bk]!, hi = this.first[bk + 1]!;
+    // Smallest interval index in [lo, hi] whose end is >= v.
     while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (los[mid]! <= v) lo = mid;
-      else hi = mid - 1;
+      const mid = (lo + hi) >> 1;
+      if (his[mid]! < v) lo = mid + 1;
+      else hi = mid;
     }
-    return v <= this.his[lo]!;
+    return this.los[lo]! <= v;
   }
 }
 

@@ -594,22 +594,23 @@ export class Stack {
     if (ipLen > PENDING_SLOT) return this.dropQueued(kind, ox, R.ARP_QUEUE_TOO_BIG);
     const nt = oif.neighbors;
     let ni = nt.find(nh);
-    if (ni < 0 || nt.state[ni] !== N_INCOMPLETE) {
+    const fresh = ni < 0 || nt.state[ni] !== N_INCOMPLETE;
+    if (fresh) {
       ni = nt.insert(nh, this.now);
       if (ni < 0) return this.dropQueued(kind, ox, R.NEIGHBOR_FULL);
       nt.state[ni] = N_INCOMPLETE;
       nt.retries[ni] = 0;
-      this.sendArp(oif, ARP_REQUEST, BROADCAST_MAC, 0, ZERO_MAC, 0, nh);
-      if (this.wheel.schedule(this.kindArp, ox, nh, this.now + this.arpRetryMs) < 0) {
-        nt.fail(ni);
-        return this.dropQueued(kind, ox, R.NEIGHBOR_FULL);
-      }
     }
     const q = nt.freeSlot();
     if (q < 0) return this.dropQueued(kind, ox, R.ARP_QUEUE_FULL);
+    // Copy before anything else is built in the scratch slab the datagram may live in.
     nt.enqueue(q, nh, kind, src, l3, ipLen, gsoType, gsoSize, csumStartL3, csumOffset);
     c.add(ox, C_ARP_QUEUED, 1);
     if (kind === KIND_FWD) c.fate[F_QUEUED]++;
+    if (fresh) {
+      this.sendArp(oif, ARP_REQUEST, BROADCAST_MAC, 0, ZERO_MAC, 0, nh);
+      if (this.wheel.schedule(this.kindArp, ox, nh, this.now + this.arpRetryMs) < 0) this.arpTimer(ox, nh, Infinity);
+    }
   }
 
   private dropQueued(kind: number, ox: number, reason: number): void {

@@ -96,7 +96,7 @@ export class FunctionChecker {
       }
       if (out.length > 80) break;
     }
-    if (!space) out += t.slice(runStart, end);
+    if (!space && out.length <= 80) out += t.slice(runStart, Math.min(end, runStart + 81));
     out = out.trim();
     return out.length > 80 ? out.slice(0, 77) + '...' : out;
   }

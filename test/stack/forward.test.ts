@@ -148,6 +148,7 @@ t.test('ARP, ping, forwarding, ICMP errors; tshark agrees with every emitted byt
 
   // Router-originated UDP (syslog path).
   t.equal(stack.sendUdp(ip('10.0.1.20'), 40514, 514, Buffer.from('<14>syslog line')), 0);
+  fx.pump();
   got = b.take();
   t.equal(got.length, 1);
   const v = ipv4(got[0]);
@@ -277,7 +278,7 @@ t.test('VLAN sub-interfaces: tag added and removed in place, per-VLAN stacks', a
   pump();
   got = a.take().filter((p) => p.ethertype === 0x0800);
   t.equal(got.length, 1, 'forwarded VLAN 10 -> untagged');
-  t.equal(got[0].vlan, -1); t.equal(got[0].bytes.length, 14 + 36); t.ok(ipValid(got[0]));
+  t.equal(got[0].vlan, -1); t.equal(got[0].bytes.length, 14 + 44); t.ok(ipValid(got[0]));
 
   b.ping(R_MAC[1], ip('10.0.10.1'), { id: 5 });
   pump();
