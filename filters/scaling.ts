@@ -29,7 +29,24 @@ export interface KeyedRule {
 }
 
 const sigs = new Map<string, Field[]>();
+const sig1 = new Map<Field, Field[]>();
+const sig2 = new Map<Field, Map<Field, Field[]>>();
 function internSig(fields: Field[]): Field[] {
+  if (fields.length === 1) {
+    let s = sig1.get(fields[0]!);
+    if (s === undefined) { s = internSig2(fields); sig1.set(fields[0]!, s); }
+    return s;
+  }
+  if (fields.length === 2) {
+    let m = sig2.get(fields[0]!);
+    if (m === undefined) { m = new Map(); sig2.set(fields[0]!, m); }
+    let s = m.get(fields[1]!);
+    if (s === undefined) { s = internSig2(fields); m.set(fields[1]!, s); }
+    return s;
+  }
+  return internSig2(fields);
+}
+function internSig2(fields: Field[]): Field[] {
   const key = fields.join(',');
   let s = sigs.get(key);
   if (s === undefined) { s = fields; sigs.set(key, s); }
@@ -58,12 +75,17 @@ export function analyzeRule(s: Stmt): KeyedRule | null {
   const c = s.cond;
   // Fast paths for the common shapes: `f == v` and `f == v and g == w`.
   const one = eqAtom(c);
-  if (one !== null) return { sig: internSig([one[0]]), vals: [one[1]], residual: null };
+  if (one !== null) {
+    let sig = sig1.get(one[0]);
+    if (sig === undefined) sig = internSig([one[0]]);
+    return { sig, vals: [one[1]], residual: null };
+  }
   if (c.kind === 'and') {
     const x = eqAtom(c.a), y = eqAtom(c.b);
     if (x !== null && y !== null && x[0] !== y[0]) {
-      return x[0] < y[0] ? { sig: internSig([x[0], y[0]]), vals: [x[1], y[1]], residual: null }
-        : { sig: internSig([y[0], x[0]]), vals: [y[1], x[1]], residual: null };
+      const [p, q] = x[0] < y[0] ? [x, y] : [y, x];
+      const sig = sig2.get(p[0])?.get(q[0]) ?? internSig([p[0], q[0]]);
+      return { sig, vals: [p[1], q[1]], residual: null };
     }
   }
   const atoms: Cond[] = [];

@@ -44,7 +44,8 @@ async function main(): Promise<number> {
     lab.spawn(inside, 'python3', ['-m', 'http.server', '8080', '--bind', '0.0.0.0', '--directory', join(ROOT, 'examples')]);
     lab.spawn(inside, 'socat', ['TCP-LISTEN:5001,bind=192.168.0.54,fork,reuseaddr', 'SYSTEM:echo $SOCAT_PEERADDR']);
     const syslog = lab.spawn(inside, 'socat', ['-u', 'UDP-RECVFROM:6514,bind=192.168.0.231,fork', 'STDOUT']);
-    await sleep(500);
+    await lab.listening(inside, [80, 8080, 5001]);
+    await lab.listening(inside, [6514], true);
 
     good = line(lab.status(outside, 'ping', ['-c', '1', '-W', '2', '10.0.0.2']) === 0, true, 'ping 10.0.0.2 (the router)') && good;
     good = line(lab.status(outside, 'ping', ['-c', '1', '-W', '2', '-I', '10.55.1.1', '192.168.0.10']) === 0, true, 'ping 192.168.0.10 from the bastion host 10.55.1.1') && good;

@@ -122,6 +122,14 @@ export class Lab {
     this.links.push(a);
   }
 
+  /** Wait until TCP (or UDP) sockets listen on all `ports` inside `ns`. */
+  async listening(ns: string, ports: number[], udp = false, timeoutMs = 15000): Promise<void> {
+    await waitFor(`listeners on ${ports.join(',')}`, () => {
+      const ss = this.exec(ns, 'ss', [udp ? '-lunH' : '-ltnH'], { allowFail: true });
+      return ports.every((p) => new RegExp(`:${p}\\s`).test(ss));
+    }, timeoutMs);
+  }
+
   linkExists(name: string, ns?: string): boolean {
     try {
       execFileSync('ip', ns ? ['-n', ns, 'link', 'show', name] : ['link', 'show', name], { stdio: 'ignore' });

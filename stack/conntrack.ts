@@ -174,6 +174,9 @@ export class Conntrack implements ConnHooks {
   private lastFullLog = -1;
   private fullSuppressed = 0;
 
+  /** The last received packet classify() accepted (the stack's reusable descriptor): an ICMP
+   *  error the router generates about it is related to its connection. */
+  private lastPkt: Pkt | null = null;
   /** Set by classify(): the connection was created by this packet. */
   created = false;
   /** Called just before a connection is removed (expiry or remove()). */
@@ -497,6 +500,7 @@ export class Conntrack implements ConnHooks {
       p.conn = c;
       p.dir = dir;
       p.ctState = (this.flags[c] & F_REPLIED) !== 0 ? CT_ESTABLISHED : CT_NEW;
+      if (!p.local) this.lastPkt = p;
       return ACCEPT;
     }
 
@@ -516,6 +520,7 @@ export class Conntrack implements ConnHooks {
     p.conn = c;
     p.dir = DIR_ORIGINAL;
     p.ctState = CT_NEW;
+    if (!p.local) this.lastPkt = p;
     return ACCEPT;
   }
 
@@ -542,10 +547,21 @@ export class Conntrack implements ConnHooks {
       idp = isp;
     }
     const v = this.find(idst, isrc, idp, isp, ipr);
-    if (v < 0) return this.invalid(p, C_INVALID_UNRELATED_ICMP);
+    if (v >= 0) {
+      p.conn = v >>> 1;
+      p.dir = v & 1;
+    } else {
+      // The router's own error about the packet it is processing: that packet may be half
+      // translated (DNAT done, SNAT not yet), so no key matches; take its connection.
+      const q = this.lastPkt;
+      if (!p.local || q === null || q.conn < 0 || this.live[q.conn] === 0 || q.proto !== ipr || q.saddr !== isrc ||
+          q.daddr !== idst || q.sport !== isp || q.dport !== idp) {
+        return this.invalid(p, C_INVALID_UNRELATED_ICMP);
+      }
+      p.conn = q.conn;
+      p.dir = q.dir ^ 1;
+    }
     this.counters[C_RELATED]++;
-    p.conn = v >>> 1;
-    p.dir = v & 1;
     p.ctState = CT_RELATED;
     return ACCEPT;
   }

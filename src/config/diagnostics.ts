@@ -71,7 +71,7 @@ export function didYouMean(word: string, candidates: Iterable<string>): string |
       best = c;
     }
   }
-  return best !== undefined && bestD > 0 ? `did you mean '${best}'?` : undefined;
+  return best !== undefined && bestD > 0 && bestD * 2 < w.length ? `did you mean '${best}'?` : undefined;
 }
 
 function lineAt(text: string, line: number): string {

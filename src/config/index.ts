@@ -69,6 +69,33 @@ function foundToken(text: string, offset: number): { text: string; length: numbe
   return { text: `'${ch}'`, length: 1 };
 }
 
+/** A hint for the common causes of a syntax error at `off`. */
+function syntaxHint(text: string, off: number): string | undefined {
+  const ch = text[off];
+  const before = text.slice(Math.max(0, off - 60), off);
+  const after = text.slice(off, off + 60);
+  const open = text.lastIndexOf('/*', off);
+  if (open >= 0 && text.indexOf('*/', open + 2) < 0) return "unterminated comment: '/*' is never closed with '*/'";
+  if (ch === '"') {
+    const close = after.indexOf('"', 1);
+    const body = close > 0 ? after.slice(1, close) : after.slice(1);
+    if (/#|\/\/|\/\*/.test(body)) return "a string cannot contain '#', '//' or '/*': they start comments, as in the reference";
+    return "strings may contain letters, digits, spaces, '\\n' and the characters _-./:,{}()[]<>!=&|";
+  }
+  if (ch && /['`%;=+*@$?\\\u2018\u2019\u201c\u201d]/.test(ch)) return `'${ch}' is not part of the NaCl language`;
+  const word = /^[a-zA-Z]+/.exec(after)?.[0];
+  const prev = /([a-zA-Z]+)\s*$/.exec(before)?.[1];
+  for (const w of [word, prev]) {
+    if (w === 'NOT' || w === 'AND' || w === 'OR') return `logical operators are lower case: '${w.toLowerCase()}'`;
+  }
+  if (word === 'if' && prev === 'else') return "there is no 'else if': write else { if (...) { ... } }";
+  if (/^[0-9]+\s*\./.test(after)) return 'numbers are written 80, 1.5 or as a full IPv4 address with four parts, 10.0.0.1';
+  if (word && ['if', 'else', 'and', 'or', 'not', 'in', 'IN', 'true', 'false'].includes(word) && /^[a-z]+\s*:/i.test(after)) {
+    return `'${word}' is a reserved word and cannot be used as a name or key`;
+  }
+  return undefined;
+}
+
 function parseItems(text: string, diags: Diagnostics): ItemNode[] | null {
   try {
     return parse(text);
@@ -79,18 +106,13 @@ function parseItems(text: string, diags: Diagnostics): ItemNode[] | null {
     const exp = [...new Set((err.expected ?? []).map(describeExpected).filter((x): x is string => !!x))].sort();
     const found = foundToken(text, start.offset);
     let message: string;
-    if (exp.length === 0) message = `unexpected ${found.text}`;
+    if (err.expected === null) message = err.message;
+    else if (exp.length === 0) message = `unexpected ${found.text}`;
     else {
       const list = exp.length === 1 ? exp[0] : `${exp.slice(0, -1).join(', ')} or ${exp[exp.length - 1]}`;
       message = `expected ${list} but found ${found.text}`;
     }
-    let hint: string | undefined;
-    const ch = text[start.offset];
-    if (ch && /['`%;=+*@$?\\\u2018\u2019\u201c\u201d]/.test(ch)) hint = `'${ch}' is not part of the NaCl language`;
-    const word = /^[a-zA-Z]+/.exec(text.slice(start.offset, start.offset + 40))?.[0]
-      ?? /([a-zA-Z]+)\s*$/.exec(text.slice(Math.max(0, start.offset - 40), start.offset))?.[1];
-    if (word === 'NOT' || word === 'AND' || word === 'OR') hint = `logical operators are lower case: '${word.toLowerCase()}'`;
-    else if (word === 'elif' || (word === 'else' && exp.includes("'{'"))) hint = "there is no 'else if': write else { if (...) { ... } }";
+    const hint = syntaxHint(text, start.offset);
     diags.error({ line: start.line, col: start.column, offset: start.offset, length: found.length }, `syntax error: ${message}`, hint);
     return null;
   }

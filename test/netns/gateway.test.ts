@@ -28,7 +28,8 @@ if (why) {
     lab.spawn(h2, 'socat', ['TCP-LISTEN:5000,fork,reuseaddr', 'SYSTEM:echo tcp5000 peer=$SOCAT_PEERADDR']);
     const udp = lab.spawn(h2, 'socat', ['-u', 'UDP-RECVFROM:4444,fork', 'STDOUT']);
     lab.spawn(h2, 'iperf3', ['-s', '-B', '10.0.2.10']);
-    await sleep(300);
+    await lab.listening(h2, [5000, 5201]);
+    await lab.listening(h2, [4444], true);
 
     await t.test('pings', async (t) => {
       t.equal(lab.status(h1, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', '10.0.2.10']), 0, 'host1 -> host2');

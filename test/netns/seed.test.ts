@@ -1,23 +1,36 @@
-// End to end: the seed firewall (examples/seed.nacl) on TAP links between two real hosts.
+// End to end: the seed firewall (examples/seed.nacl) between two real hosts, once on TAP links
+// and once over AF_PACKET on veth links.
 // outside host (namespace): 10.0.0.1 (the upstream gateway) and 10.55.1.1 (the bastion host);
 // inside host (namespace): 192.168.0.54 (port-forward target), .10 (allowed host), .5 (not allowed),
 // .231 (syslog receiver). Real ping, curl, nmap, socat and a real syslog listener.
 import t from 'tap';
 import { join } from 'node:path';
-import { Lab, ROOT, skipReason, sleep, waitFor } from '../../src/netlab.js';
+import { Lab, ROOT, sh, skipReason, sleep, waitFor } from '../../src/netlab.js';
 import { startRouter } from './router-process.js';
 
 const why = skipReason();
 if (why) {
   t.plan(0, `end-to-end seed firewall: ${why}`);
 } else {
-  t.test('seed firewall through TAP links', async (t) => {
-    const lab = new Lab(t, 'sd');
+  for (const mode of ['tap', 'packet'] as const) t.test(`seed firewall through ${mode === 'tap' ? 'TAP links' : 'AF_PACKET on veth links'}`, async (t) => {
+    const lab = new Lab(t, mode === 'tap' ? 'sd' : 'sp');
     const outside = lab.ns('nso');
     const inside = lab.ns('nsi');
-    const tap0 = lab.name('nro');
-    const tap1 = lab.name('nri');
-    const router = await startRouter(lab, join(ROOT, 'examples', 'seed.nacl'), [`0=tap:${tap0}`, `1=tap:${tap1}`], [tap0, tap1]);
+    // TAP: the router creates the devices and their kernel sides move into the hosts.
+    // AF_PACKET: veth pairs; the router attaches to the root-namespace ends.
+    const tap0 = lab.name(mode === 'tap' ? 'nro' : 'hvo');
+    const tap1 = lab.name(mode === 'tap' ? 'nri' : 'hvi');
+    let links: string[];
+    if (mode === 'tap') {
+      links = [`0=tap:${tap0}`, `1=tap:${tap1}`];
+    } else {
+      const r0 = lab.name('rvo'), r1 = lab.name('rvi');
+      lab.veth(r0, tap0);
+      lab.veth(r1, tap1);
+      for (const r of [r0, r1]) sh('ip', ['link', 'set', r, 'up']);
+      links = [`0=packet:${r0}`, `1=packet:${r1}`];
+    }
+    const router = await startRouter(lab, join(ROOT, 'examples', 'seed.nacl'), links, [tap0, tap1]);
 
     lab.attach(tap0, outside, '10.0.0.1/24');
     lab.exec(outside, 'ip', ['addr', 'add', '10.55.1.1/32', 'dev', 'lo']);
@@ -33,7 +46,8 @@ if (why) {
     }
     lab.spawn(inside, 'socat', ['TCP-LISTEN:5001,bind=192.168.0.54,fork,reuseaddr', 'SYSTEM:echo peer=$SOCAT_PEERADDR']);
     const syslog = lab.spawn(inside, 'socat', ['-u', 'UDP-RECVFROM:6514,bind=192.168.0.231,fork', 'STDOUT']);
-    await sleep(300);
+    await lab.listening(inside, [80, 443, 22, 8080, 5001]);
+    await lab.listening(inside, [6514], true);
 
     await t.test('router answers ping on both addresses', async (t) => {
       t.equal(lab.status(outside, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', '10.0.0.2']), 0, 'outside -> 10.0.0.2');

@@ -1,0 +1,64 @@
+// `nacl-router run`: the errors a user meets before anything starts are clear and located,
+// and nothing is left behind.
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT, IS_ROOT } from '../../src/netlab.js';
+
+const BIN = join(ROOT, 'bin', 'nacl-router.js');
+const built = spawnSync('test', ['-f', join(ROOT, 'dist', 'src', 'cli.js')]).status === 0;
+const dir = mkdtempSync(join(tmpdir(), 'nacl-run-'));
+const good = join(dir, 'good.nacl');
+writeFileSync(good, 'Iface eth0 { index: 0, address: 10.9.0.1, netmask: 255.255.255.0 }\n');
+chmodSync(dir, 0o755);
+chmodSync(good, 0o644);
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+
+function run(args: string[], asUser?: string) {
+  const cmd = asUser ? 'runuser' : process.execPath;
+  const argv = asUser ? ['-u', asUser, '--', process.execPath, BIN, ...args] : [BIN, ...args];
+  const r = spawnSync(cmd, argv, { encoding: 'utf8', timeout: 20000 });
+  return { code: r.status, out: (r.stdout ?? '') + (r.stderr ?? '') };
+}
+
+t.test('run errors', { skip: built ? false : 'needs the build' }, async (t) => {
+  const bad = join(dir, 'bad.nacl');
+  writeFileSync(bad, 'Iface eth0 {\n  index: 0,\n  adress: 10.9.0.1,\n  netmask: 255.255.255.0\n}\n');
+  const r1 = run(['run', bad]);
+  t.equal(r1.code, 1, 'invalid config exits 1');
+  t.match(r1.out, /bad\.nacl:3:3: error: /, 'located error');
+  t.match(r1.out, /did you mean 'address'\?/, 'hint');
+
+  const r2 = run(['run', good, '--link', '0=bogus:x']);
+  t.equal(r2.code, 2, 'bad --link is a usage error');
+  t.match(r2.out, /bad --link '0=bogus:x'/);
+
+  const r3 = run(['run', join(dir, 'missing.nacl')]);
+  t.equal(r3.code, 2, 'unreadable file exits 2');
+  t.match(r3.out, /cannot read/);
+
+  const r4 = run([good, '--frobnicate']);
+  t.equal(r4.code, 2, 'unknown option');
+
+  if (IS_ROOT) {
+    const r5 = run(['run', good, '--link', '0=packet:nosuchif0']);
+    t.equal(r5.code, 2, 'missing interface exits 2');
+    t.match(r5.out, /nosuchif0/, 'names the interface');
+    t.notMatch(r5.out, /\n\s+at /, 'no stack trace');
+
+    const r6 = run(['run', good], 'nobody');
+    t.equal(r6.code, 2, 'not root exits 2');
+    t.match(r6.out, /must run as root/);
+  }
+});
+
+t.test('help', { skip: built ? false : 'needs the build' }, async (t) => {
+  const r = run(['run', '--help']);
+  t.equal(r.code, 0);
+  t.match(r.out, /--link N=tap:NAME/);
+  const top = run(['--help']);
+  t.match(top.out, /check/);
+  t.match(top.out, /run/);
+});
