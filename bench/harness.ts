@@ -12,7 +12,7 @@ import { ReferenceDut } from './duts/reference.js';
 import * as m from './measure.js';
 import { run, stopAll } from './proc.js';
 import { buildPrograms, repoRoot, type Programs } from './programs.js';
-import { boostKsoftirqd, type SchedPolicy } from './sched.js';
+import { boostKsoftirqd, RT, type SchedPolicy } from './sched.js';
 import { defaultCpus, Topology, type Cpus } from './topology.js';
 
 export type Mode = 'smoke' | 'quick' | 'full';
@@ -192,7 +192,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
   process.once('SIGTERM', onSignal);
   let restoreLoadCore: (() => Promise<void>) | null = null;
   try {
-    restoreLoadCore = await boostKsoftirqd(topo.cpus.load, topo.cpus.sched, topo.cpus.loadNice);
+    restoreLoadCore = await boostKsoftirqd(topo.cpus.load, topo.cpus.sched, topo.cpus.loadNice, RT.softirq);
     await topo.create();
     for (let r = 0; r < settings.runs; r++) {
       for (const [ri, rules] of settings.rules.entries()) {

@@ -9,7 +9,7 @@
 //   latency      ping RTT percentiles, optionally with a paced UDP load running
 import { lastJson, background, nsRun, sleep } from './proc.js';
 import type { Programs } from './programs.js';
-import { onCpu } from './sched.js';
+import { onCpu, RT } from './sched.js';
 import { CLIENT_ADDR, SERVER_ADDR, type Topology } from './topology.js';
 
 export const UDP_PORT = 9000;
@@ -23,8 +23,8 @@ export interface Ctx {
 }
 
 /** Load-side programs: pinned to the load core, at raised priority. */
-function pinned(ctx: Ctx, cmd: string, args: string[]): [string, string[]] {
-  return onCpu(ctx.topo.cpus.load, ctx.topo.cpus.sched, ctx.topo.cpus.loadNice, cmd, args);
+function pinned(ctx: Ctx, cmd: string, args: string[], role: 'sender' | 'receiver' = 'sender'): [string, string[]] {
+  return onCpu(ctx.topo.cpus.load, ctx.topo.cpus.sched, ctx.topo.cpus.loadNice, RT[role], cmd, args);
 }
 
 /** A few pings until the path answers (ARP resolved, routes in place). */
@@ -38,12 +38,13 @@ export async function warmup(ctx: Ctx): Promise<void> {
 }
 
 export async function tcpBulk(ctx: Ctx, seconds: number): Promise<number> {
-  const [cmd, args] = pinned(ctx, 'iperf3', ['-s', '-1', '--forceflush', '-p', String(IPERF_PORT)]);
+  const [cmd, args] = pinned(ctx, 'iperf3', ['-s', '-1', '--forceflush', '-p', String(IPERF_PORT)], 'receiver');
   const server = background('iperf3 server', ctx.topo.server, cmd, args);
   try {
     await server.waitFor(/listening/i, 5000);
     const [c, a] = pinned(ctx, 'iperf3', ['-c', SERVER_ADDR, '-p', String(IPERF_PORT), '-t', String(seconds), '-J']);
     const r = await nsRun(ctx.topo.client, c, a, { timeoutMs: (seconds + 30) * 1000, allowFail: true });
+    if (!r.stdout.trim().startsWith('{')) throw new Error(`iperf3 client failed (${r.code}): ${r.stderr.trim().slice(-300)}`);
     const json = JSON.parse(r.stdout) as { error?: string; end?: { sum_received?: { bits_per_second?: number } } };
     if (json.error) throw new Error(`iperf3: ${json.error}`);
     return (json.end?.sum_received?.bits_per_second ?? 0) / 1e9;
@@ -68,7 +69,7 @@ interface GenOut { attempted: number; sent: number; errors: number; elapsed_ns: 
 interface SinkOut { count: number; first_ns: number; last_ns: number }
 
 async function withSink<T>(ctx: Ctx, port: number, maxMs: number, body: () => Promise<T>): Promise<[T, SinkOut]> {
-  const [cmd, args] = pinned(ctx, ctx.programs.udpsink, ['-p', String(port), '-i', '300', '-w', String(maxMs)]);
+  const [cmd, args] = pinned(ctx, ctx.programs.udpsink, ['-p', String(port), '-i', '300', '-w', String(maxMs)], 'receiver');
   const sink = background('udpsink', ctx.topo.server, cmd, args);
   try {
     await sink.waitFor(/ready/, 5000);
@@ -174,7 +175,7 @@ export function percentile(sorted: number[], p: number): number {
 }
 
 async function ping(ctx: Ctx, count: number, intervalS: number): Promise<number[]> {
-  const [cmd, args] = pinned(ctx, 'ping', ['-n', '-c', String(count), '-i', String(intervalS), '-W', '1', SERVER_ADDR]);
+  const [cmd, args] = pinned(ctx, 'ping', ['-n', '-c', String(count), '-i', String(intervalS), '-W', '1', SERVER_ADDR], 'receiver');
   const r = await nsRun(ctx.topo.client, cmd, args, { allowFail: true, timeoutMs: (count * intervalS + 30) * 1000 });
   const rtts: number[] = [];
   for (const m of r.stdout.matchAll(/time=([\d.]+) ms/g)) rtts.push(Number(m[1]));

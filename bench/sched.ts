@@ -1,18 +1,23 @@
 // CPU placement and scheduling for the benchmark's processes. The machine may be shared with
 // other work, so every process that carries benchmark traffic gets priority over it:
-// 'rt' runs them SCHED_FIFO priority 1 (the kernel's RT throttling still leaves other tasks 5%
-// of each core), 'nice' only raises their CFS weight. Forwarding and receive work that the
+// 'rt' runs them SCHED_FIFO (the kernel's RT throttling still leaves other tasks 5% of each
+// core), 'nice' only raises their CFS weight. On the shared load core the order is: ksoftirqd
+// (kernel receive work) above receivers (sink, iperf3 server, ping) above senders, so a busy
+// sender never starves the side that counts its packets. Forwarding and receive work that the
 // kernel defers to the per-core ksoftirqd threads would otherwise lose to those processes, so
-// ksoftirqd on the cores in use is raised the same way for the duration and restored after.
+// ksoftirqd on the cores in use is raised for the duration and restored after.
 import { readdirSync, readFileSync } from 'node:fs';
 import { run } from './proc.js';
 
 export type SchedPolicy = 'rt' | 'nice';
 
-/** Command prefix: pinned to `cpu`, at raised priority. */
-export function onCpu(cpu: number, policy: SchedPolicy, niceness: number, cmd: string, args: string[]): [string, string[]] {
+/** SCHED_FIFO priorities under 'rt'. */
+export const RT = { sender: 1, dut: 1, receiver: 2, softirq: 3 } as const;
+
+/** Command prefix: pinned to `cpu`, at raised priority (`rtprio` under 'rt'). */
+export function onCpu(cpu: number, policy: SchedPolicy, niceness: number, rtprio: number, cmd: string, args: string[]): [string, string[]] {
   const pin = ['taskset', '-c', String(cpu), cmd, ...args];
-  return policy === 'rt' ? ['chrt', ['-f', '1', ...pin]] : ['nice', ['-n', String(niceness), ...pin]];
+  return policy === 'rt' ? ['chrt', ['-f', String(rtprio), ...pin]] : ['nice', ['-n', String(niceness), ...pin]];
 }
 
 interface Saved { pid: number; policy: number; rtprio: number; nice: number }
@@ -35,11 +40,11 @@ function schedOf(pid: number): Saved {
 }
 
 /** Raises ksoftirqd/<cpu>; returns a function that restores its previous scheduling. */
-export async function boostKsoftirqd(cpu: number, policy: SchedPolicy, niceness: number): Promise<() => Promise<void>> {
+export async function boostKsoftirqd(cpu: number, policy: SchedPolicy, niceness: number, rtprio: number): Promise<() => Promise<void>> {
   const pid = ksoftirqdPid(cpu);
   if (pid === null) return async () => undefined;
   const saved = schedOf(pid);
-  if (policy === 'rt') await run('chrt', ['-f', '-p', '1', String(pid)], { allowFail: true });
+  if (policy === 'rt') await run('chrt', ['-f', '-p', String(rtprio), String(pid)], { allowFail: true });
   else await run('renice', ['-n', String(niceness), '-p', String(pid)], { allowFail: true });
   return async () => {
     if (saved.policy === 0) {

@@ -15,6 +15,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   check: () => import('./commands/check.js'),
   show: () => import('./commands/show.js'),
   trace: () => import('./commands/trace.js'),
+  ctl: () => import('./commands/ctl.js'),
 };
 
 const USAGE = `usage: nacl-router [run] FILE [options]     run the router on a NaCl file

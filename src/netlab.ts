@@ -98,9 +98,9 @@ export class Lab {
   }
 
   /** Start a long-running process (in a namespace when ns is given); killed at teardown. */
-  spawn(ns: string | null, cmd: string, args: string[], env?: NodeJS.ProcessEnv): ChildProcess & { out: () => string } {
+  spawn(ns: string | null, cmd: string, args: string[], env?: NodeJS.ProcessEnv, opts: { stdin?: boolean } = {}): ChildProcess & { out: () => string } {
     const argv = ns ? ['netns', 'exec', ns, cmd, ...args] : args;
-    const p = spawn(ns ? 'ip' : cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env, detached: false });
+    const p = spawn(ns ? 'ip' : cmd, argv, { stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], env: env ?? process.env, detached: false });
     let out = '';
     p.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
     p.stderr?.on('data', (d: Buffer) => { out += d.toString(); });

@@ -78,7 +78,7 @@ export const DEFAULT_TIMEOUTS: ConntrackConfig['timeout'] = {
 export interface ConntrackOptions {
   /** Cap used when limit is 0 (default 1 << 20). */
   builtinCap?: number;
-  /** Clock origin in ms (default 0: tick() values are then plain ms since start). */
+  /** Clock origin in ms, on the clock tick() is given (default Date.now()). */
   nowMs?: number;
   /** Rate-limited (1/s) operational messages, e.g. "table full". */
   log?: (message: string) => void;
@@ -184,7 +184,7 @@ export class Conntrack implements ConnHooks {
 
   constructor(cfg: Partial<ConntrackConfig> = {}, opts: ConntrackOptions = {}) {
     this.builtinCap = opts.builtinCap ?? 1 << 20;
-    this.epochMs = opts.nowMs ?? 0;
+    this.epochMs = opts.nowMs ?? Date.now();
     this.seed = (opts.seed ?? (Math.random() * 0x100000000)) >>> 0;
     this.log = opts.log ?? null;
     this.maxCap = this.builtinCap;

@@ -48,8 +48,10 @@ export class TimerWheel {
     if (id < 0) { this.full++; return -1; }
     this.freeHead = this.next[id];
     this.kind[id] = kind; this.argA[id] = a; this.argB[id] = b; this.due[id] = atMs;
-    let slot = Math.floor(atMs / this.slotMs);
-    if (this.cursor >= 0 && slot <= this.cursor) slot = this.cursor + 1;
+    // Rounded up: when tick() reaches the slot, the deadline has passed.
+    let slot = Math.ceil(atMs / this.slotMs);
+    if (this.cursor < 0) this.cursor = slot - 1;
+    else if (slot <= this.cursor) slot = this.cursor + 1;
     const s = slot & this.mask;
     this.next[id] = this.heads[s];
     this.heads[s] = id;

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { iptablesRuleset, nftRuleset } from '../gen/rulesets.js';
 import { nsRun, run } from '../proc.js';
-import { boostKsoftirqd } from '../sched.js';
+import { boostKsoftirqd, RT } from '../sched.js';
 import { ROUTER_CLIENT_ADDR, ROUTER_SERVER_ADDR, setRps, type Topology } from '../topology.js';
 import type { Dut, SetupInfo, SetupOptions } from './dut.js';
 
@@ -50,7 +50,7 @@ export class LinuxDut implements Dut {
     const r = this.routerNs(topo);
     const p = topo.prefix;
     const [c0, r0, r1, s0] = [`${p}c0`, `${p}r0`, `${p}r1`, `${p}s0`];
-    this.restore = await boostKsoftirqd(topo.cpus.dut, topo.cpus.sched, topo.cpus.dutNice);
+    this.restore = await boostKsoftirqd(topo.cpus.dut, topo.cpus.sched, topo.cpus.dutNice, RT.dut);
     await topo.addNamespace(r);
     await run('ip', ['link', 'add', c0, 'netns', topo.client, 'type', 'veth', 'peer', 'name', r0, 'netns', r]);
     await run('ip', ['link', 'add', s0, 'netns', topo.server, 'type', 'veth', 'peer', 'name', r1, 'netns', r]);

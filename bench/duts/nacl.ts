@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { naclRuleset } from '../gen/rulesets.js';
 import { background, type Background } from '../proc.js';
 import { repoRoot } from '../programs.js';
-import { onCpu } from '../sched.js';
+import { onCpu, RT } from '../sched.js';
 import { waitForLink, type Topology } from '../topology.js';
 import type { Dut, SetupInfo, SetupOptions } from './dut.js';
 
@@ -50,7 +50,7 @@ export class NaclDut implements Dut {
     const file = join(this.dir, 'bench.nacl');
     writeFileSync(file, naclRuleset({ rules: opts.rules, nat: opts.nat }));
     const start = process.hrtime.bigint();
-    const [cmd, args] = onCpu(topo.cpus.dut, topo.cpus.sched, topo.cpus.dutNice, process.execPath, [
+    const [cmd, args] = onCpu(topo.cpus.dut, topo.cpus.sched, topo.cpus.dutNice, RT.dut, process.execPath, [
       join(root, 'bin', 'nacl-router.js'), 'run', file, '--link', `0=tap:${a}`, '--link', `1=tap:${b}`,
     ]);
     this.proc = background('nacl-router', '', cmd, args, root);

@@ -7,7 +7,7 @@
 // (TTL is not decremented).
 import { background, type Background } from '../proc.js';
 import type { Programs } from '../programs.js';
-import { onCpu } from '../sched.js';
+import { onCpu, RT } from '../sched.js';
 import { macOf, waitForLink, type Topology } from '../topology.js';
 import type { Dut, SetupInfo, SetupOptions } from './dut.js';
 
@@ -30,7 +30,7 @@ export class ReferenceDut implements Dut {
   async setup(topo: Topology, _opts: SetupOptions): Promise<SetupInfo> {
     const [a, b] = [`${topo.prefix}a`, `${topo.prefix}b`];
     const start = process.hrtime.bigint();
-    const [cmd, args] = onCpu(topo.cpus.dut, topo.cpus.sched, topo.cpus.dutNice, this.programs.tapfwd, [...(this.vnet ? ['-v'] : []), a, b]);
+    const [cmd, args] = onCpu(topo.cpus.dut, topo.cpus.sched, topo.cpus.dutNice, RT.dut, this.programs.tapfwd, [...(this.vnet ? ['-v'] : []), a, b]);
     this.proc = background(this.id, '', cmd, args);
     await this.proc.waitFor(/ready/, 5000);
     const proc = this.proc;

@@ -7,6 +7,8 @@ import type { Model } from '../config/model.js';
 import type { Link } from '../../drivers/link.js';
 import { createLogger } from '../log/logger.js';
 import { Router, linkKeys, ipStr, type LinkSpec } from '../router.js';
+import { serveCtl, closeCtl, DEFAULT_CTL } from '../control/ctl.js';
+import { renderShow } from '../control/show.js';
 
 const HELP = `usage: nacl-router [run] FILE [options]
 
@@ -21,29 +23,36 @@ options:
   --link N=packet:IF     attach to the existing interface IF with AF_PACKET
                          (N may also be a MAC address, for Ifaces indexed by MAC)
   --no-offload           open TAP devices without vnet_hdr/TSO offloads
+  --ctl PATH             control socket for \`nacl-router ctl\` (default ${DEFAULT_CTL});
+                         --ctl none disables it
   --log-level LEVEL      trace, debug, info (default), warn, error
   -h, --help             this help`;
 
-function parseLinks(args: string[]): { file: string | null; links: Map<string, LinkSpec>; offload: boolean; level?: string; error?: string } {
+interface RunArgs { file: string | null; links: Map<string, LinkSpec>; offload: boolean; level?: string; ctl: string; error?: string }
+
+function parseLinks(args: string[]): RunArgs {
   const links = new Map<string, LinkSpec>();
   let file: string | null = null;
   let offload = true;
   let level: string | undefined;
+  let ctl = DEFAULT_CTL;
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === '--link') {
       const v = args[++i] ?? '';
       const m = /^([0-9]+|(?:[0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2})=(tap|packet):(\S{1,15})$/.exec(v);
-      if (!m) return { file, links, offload, error: `bad --link '${v}': expected N=tap:NAME or N=packet:IFNAME` };
+      if (!m) return { file, links, offload, ctl, error: `bad --link '${v}': expected N=tap:NAME or N=packet:IFNAME` };
       const key = /^\d+$/.test(m[1]) ? String(Number(m[1])) : m[1].toLowerCase();
       links.set(key, m[2] === 'tap' ? { kind: 'tap', name: m[3] } : { kind: 'packet', ifname: m[3] });
     } else if (a === '--no-offload') offload = false;
     else if (a === '--log-level') level = args[++i];
-    else if (a.startsWith('-') && a !== '-') return { file, links, offload, error: `unknown option ${a}` };
+    else if (a === '--ctl') ctl = args[++i] ?? '';
+    else if (a.startsWith('-') && a !== '-') return { file, links, offload, ctl, error: `unknown option ${a}` };
     else if (file === null) file = a;
-    else return { file, links, offload, error: `unexpected argument ${a}` };
+    else return { file, links, offload, ctl, error: `unexpected argument ${a}` };
   }
-  return { file, links, offload, level };
+  if (!ctl) return { file, links, offload, ctl, error: '--ctl needs a path (or none)' };
+  return { file, links, offload, level, ctl };
 }
 
 async function openLinks(model: Model, specs: Map<string, LinkSpec>, offload: boolean): Promise<Link[]> {
@@ -112,11 +121,35 @@ export const command: Command = {
       rules: model.rules.length,
     }, 'running');
 
+    const reload = (): { rules: number } => {
+      const t2 = readFileSync(file, 'utf8');
+      const r = loadConfig(t2, file);
+      if (!r.model) throw new Error(`configuration invalid; old rules kept\n${formatDiagnostics(r.diagnostics, t2)}`);
+      router.reload(r.model);
+      log.info({ rules: r.model.rules.length }, 'reloaded');
+      return { rules: r.model.rules.length };
+    };
+    const ctlPath = opts.ctl === 'none' ? null : opts.ctl;
+    let ctl: ReturnType<typeof serveCtl> | null = null;
+    if (ctlPath) {
+      ctl = serveCtl(ctlPath, (cmd, req) => {
+        switch (cmd) {
+          case 'show': return renderShow(router.model, router.ruleset.counters);
+          case 'counters': return router.counters();
+          case 'conntrack': return router.ct.dump(typeof req.max === 'number' ? req.max : 10000);
+          case 'reload': return reload();
+          default: throw new Error(`unknown command '${cmd}' (show, counters, conntrack, reload)`);
+        }
+      });
+      ctl.on('error', (e) => log.warn({ err: e.message, ctl: ctlPath }, 'control socket unavailable'));
+    }
+
     return new Promise<number>((resolve) => {
       let stopping = false;
       const stop = (sig: string) => {
         if (stopping) return;
         stopping = true;
+        if (ctl && ctlPath) closeCtl(ctl, ctlPath);
         router.stop();
         log.info({ signal: sig, counters: router.counters() }, 'stopped; counters');
         resolve(0);
@@ -125,14 +158,7 @@ export const command: Command = {
       process.once('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGHUP', () => {
         try {
-          const t2 = readFileSync(file, 'utf8');
-          const r = loadConfig(t2, file);
-          if (!r.model) {
-            log.error({ errors: formatDiagnostics(r.diagnostics, t2) }, 'reload failed: configuration invalid; old rules kept');
-            return;
-          }
-          router.reload(r.model);
-          log.info({ rules: r.model.rules.length }, 'reloaded');
+          reload();
         } catch (e) {
           log.error({ err: (e as Error).message }, 'reload failed; old rules kept');
         }

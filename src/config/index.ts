@@ -45,6 +45,7 @@ export function loadConfig(text: string, file: string): { model: Model | null; d
   if (diags.errors > 0) model = null;
   const order = { error: 0, warning: 1 };
   const diagnostics = [...diags.list].sort((a, b) => a.loc.line - b.loc.line || a.loc.col - b.loc.col || order[a.severity] - order[b.severity]);
+  if (model) model.warnings = diagnostics.filter((d) => d.severity === 'warning');
   return { model, diagnostics };
 }
 
@@ -285,7 +286,6 @@ function check(items: ItemNode[], text: string, file: string, diags: Diagnostics
       name: f.name, type: f.type, subtype: f.subtype, body: fc.instantiate(f.name, model.rules), loc: diags.loc(f.node.nameLoc!),
     };
   }
-  model.warnings = diags.list.filter((d) => d.severity === 'warning');
   return model;
 }
 

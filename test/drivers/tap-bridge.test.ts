@@ -56,7 +56,7 @@ for (const vnetHdr of [true, false]) {
     procs.push(spawnInNs(nsB, 'iperf3', ['-s', '-1', '-B', '10.202.0.2', '-p', '5201']));
     t.ok(await waitFor(() => listening(nsB, 5201), 10000), 'iperf3 server up');
     st.maxFrame = 0;
-    const ip = await inNs(nsA, 'iperf3', ['-c', '10.202.0.2', '-p', '5201', '-t', '3', '-J'], 30000);
+    const ip = await inNs(nsA, 'iperf3', ['-c', '10.202.0.2', '-p', '5201', '-t', '2', '-J'], 30000);
     t.equal(ip.code, 0, 'iperf3 completed');
     const bps = (JSON.parse(ip.stdout) as { end: { sum_received: { bits_per_second: number } } })
       .end.sum_received.bits_per_second;

@@ -5,6 +5,8 @@
 import t from 'tap';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { Lab, skipReason, sleep, waitFor } from '../../src/netlab.js';
 import { startRouter } from './router-process.js';
 
@@ -19,7 +21,13 @@ if (why) {
     const h2 = lab.ns('gh2');
     const tap0 = lab.name('gt0');
     const tap1 = lab.name('gt1');
-    const router = await startRouter(lab, join(HERE, 'fixtures', 'gateway.nacl'), [`0=tap:${tap0}`, `1=tap:${tap1}`], [tap0, tap1]);
+    // A private copy of the configuration: the reload test edits it.
+    const dir = mkdtempSync(join(tmpdir(), 'nacl-gw-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const conf = join(dir, 'gateway.nacl');
+    const original = readFileSync(join(HERE, 'fixtures', 'gateway.nacl'), 'utf8');
+    writeFileSync(conf, original);
+    const router = await startRouter(lab, conf, [`0=tap:${tap0}`, `1=tap:${tap1}`], [tap0, tap1]);
     lab.attach(tap0, h1, '10.0.1.10/24');
     lab.exec(h1, 'ip', ['route', 'add', 'default', 'via', '10.0.1.1']);
     lab.attach(tap1, h2, '10.0.2.10/24');
@@ -28,7 +36,8 @@ if (why) {
     lab.spawn(h2, 'socat', ['TCP-LISTEN:5000,fork,reuseaddr', 'SYSTEM:echo tcp5000 peer=$SOCAT_PEERADDR']);
     const udp = lab.spawn(h2, 'socat', ['-u', 'UDP-RECVFROM:4444,fork', 'STDOUT']);
     lab.spawn(h2, 'iperf3', ['-s', '-B', '10.0.2.10']);
-    await lab.listening(h2, [5000, 5201]);
+    lab.spawn(h2, 'socat', ['TCP-LISTEN:5005,fork,reuseaddr', 'EXEC:cat']);
+    await lab.listening(h2, [5000, 5005, 5201]);
     await lab.listening(h2, [4444], true);
 
     await t.test('pings', async (t) => {
@@ -62,6 +71,28 @@ if (why) {
       const u = JSON.parse(lab.exec(h1, 'iperf3', ['-c', '10.0.2.10', '-u', '-b', '20M', '-t', '2', '-J'], { timeout: 30000 }));
       const lost = u.end.sum.lost_percent as number;
       t.ok(u.end.sum.packets > 0 && lost < 20, `UDP ${u.end.sum.packets} packets, ${lost.toFixed(2)}% lost`);
+    });
+
+    await t.test('ctl show prints live per-rule counters', async (t) => {
+      const show = router.ctlCmd('show');
+      t.match(show, /tcp\.dport in \{ 5000, 5005, 5201 \}/, 'the running ruleset');
+      t.match(show, /gateway\.nacl:19/, 'rule locations');
+      t.match(show, /packets [1-9]\d*/, 'non-zero packet counters');
+    });
+
+    await t.test('reload swaps the rules and keeps established connections', async (t) => {
+      const echo = lab.spawn(h1, 'socat', ['-', 'TCP:10.0.2.10:5005'], undefined, { stdin: true });
+      echo.stdin!.write('before\n');
+      await waitFor('echo before reload', () => /before/.test(echo.out()), 5000);
+      // New rules: port 5005 is no longer a service.
+      writeFileSync(conf, original.replace('services: [ 5000, 5005, 5201 ]', 'services: [ 5000, 5201 ]'));
+      t.match(router.ctlCmd('reload'), /"rules"/, 'ctl reload');
+      echo.stdin!.write('after\n');
+      await waitFor('echo after reload', () => /after/.test(echo.out()), 5000).catch(() => {});
+      t.match(echo.out(), /after/, 'the established connection still works');
+      t.not(lab.status(h1, 'nc', ['-z', '-w', '2', '10.0.2.10', '5005']), 0, 'a new connection to 5005 is now dropped');
+      t.equal(lab.status(h1, 'nc', ['-z', '-w', '2', '10.0.2.10', '5000']), 0, 'port 5000 still open');
+      echo.kill();
     });
 
     await t.test('stateful TCP: mid-stream packets without a SYN are dropped and counted', async (t) => {

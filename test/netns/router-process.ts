@@ -1,9 +1,16 @@
 // Starts the real router process for end-to-end tests and waits until its links exist.
 import { join } from 'node:path';
-import { Lab, ROOT, waitFor } from '../../src/netlab.js';
+import { tmpdir } from 'node:os';
+import { Lab, ROOT, sh, waitFor } from '../../src/netlab.js';
+
+let seq = 0;
 
 export interface RouterProc {
   out(): string;
+  /** Its control socket (for `nacl-router ctl --socket`). */
+  ctl: string;
+  /** Run `nacl-router ctl --socket <ctl> CMD` and return its stdout. */
+  ctlCmd(cmd: string): string;
   pid: number;
   /** Stop with SIGTERM and return everything it printed (counters come last). */
   stop(): Promise<string>;
@@ -11,7 +18,8 @@ export interface RouterProc {
 
 /** Run `nacl-router run FILE --link ...` (links like `0=tap:NAME`), wait for the named TAP/links. */
 export async function startRouter(lab: Lab, file: string, links: string[], waitLinks: string[], extra: string[] = []): Promise<RouterProc> {
-  const args = [join(ROOT, 'bin', 'nacl-router.js'), 'run', file];
+  const ctl = join(tmpdir(), `nacl-ctl-${process.pid}-${seq++}.sock`);
+  const args = [join(ROOT, 'bin', 'nacl-router.js'), 'run', file, '--ctl', ctl];
   for (const l of links) args.push('--link', l);
   args.push(...extra);
   const p = lab.spawn(null, process.execPath, args, { ...process.env, NACL_LOG_LEVEL: 'debug' });
@@ -29,6 +37,8 @@ export async function startRouter(lab: Lab, file: string, links: string[], waitL
   }
   return {
     out: () => p.out(),
+    ctl,
+    ctlCmd: (cmd: string) => sh(process.execPath, [join(ROOT, 'bin', 'nacl-router.js'), 'ctl', '--socket', ctl, cmd]),
     pid: p.pid ?? -1,
     stop: async () => {
       if (p.exitCode === null) {

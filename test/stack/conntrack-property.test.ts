@@ -6,7 +6,7 @@ import t from 'tap';
 import { Conntrack } from '../../stack/conntrack.js';
 import { NatEngine } from '../../stack/nat.js';
 import { ACCEPT, DIR_REPLY } from '../../stack/wire/pkt.js';
-import { ACK, Clock, ICMP, SYN, TCP, UDP, eth, icmpEcho, ip, ipv4, pktOf, tcpSeg, udpDgram, verifyFrame } from './ct-helpers.js';
+import { ACK, Clock, ICMP, SYN, TCP, UDP, eth, icmpEcho, ip, ipv4, pktOf, tcpSeg, udpDgram, verifyFrame, T0 } from './ct-helpers.js';
 
 const OUT = 0, IN = 1, OUT2 = 2;
 const OUT_ADDR = ip('10.0.0.45'), IN_ADDR = ip('192.168.0.1'), OUT2_ADDR = ip('172.16.0.1');
@@ -36,7 +36,7 @@ t.test('random interleavings never lose a direction and never leak ports', async
   const rand = rng(seed);
   const pick = <T>(a: T[]): T => a[Math.floor(rand() * a.length)];
   const clock = new Clock();
-  const ct = new Conntrack({ limit: 3000 });
+  const ct = new Conntrack({ limit: 3000 }, T0);
   const nat = new NatEngine(ct, {
     ifaces: [{ address: OUT_ADDR, masquerade: true }, { address: IN_ADDR, masquerade: false }, { address: OUT2_ADDR, masquerade: false }],
     portRange: [50000, 50063],

@@ -6,8 +6,7 @@ import {
 import { ACCEPT, DROP, DIR_ORIGINAL, DIR_REPLY } from '../../stack/wire/pkt.js';
 import { CT_ESTABLISHED, CT_INVALID, CT_NEW, CT_RELATED } from '../../src/config/model.js';
 import {
-  ACK, Clock, FIN, ICMP, RST, SYN, TCP, UDP, eth, icmpEcho, icmpError, ip, ipv4, pktOf, tcpSeg, udpDgram,
-} from './ct-helpers.js';
+  ACK, Clock, FIN, ICMP, RST, SYN, TCP, UDP, eth, icmpEcho, icmpError, ip, ipv4, pktOf, tcpSeg, udpDgram, T0 } from './ct-helpers.js';
 
 const C = '10.0.0.2', S = '192.168.1.9';
 
@@ -20,7 +19,7 @@ function udp(src: string, dst: string, sp: number, dp: number) {
 
 t.test('stateful TCP: handshake, data, teardown, states at each step, time_wait expiry', async (t) => {
   const clock = new Clock();
-  const ct = new Conntrack({ statefulTcp: true });
+  const ct = new Conntrack({ statefulTcp: true }, T0);
   let p = tcp(C, S, 40000, 80, SYN);
   t.equal(ct.track(p), ACCEPT);
   const c = p.conn;
@@ -75,7 +74,7 @@ t.test('stateful TCP: handshake, data, teardown, states at each step, time_wait 
 });
 
 t.test('stateful TCP: reopen after close, RST, simultaneous open', async (t) => {
-  const ct = new Conntrack({ statefulTcp: true });
+  const ct = new Conntrack({ statefulTcp: true }, T0);
   let p = tcp(C, S, 1, 2, SYN);
   ct.track(p);
   const c = p.conn;
@@ -93,7 +92,7 @@ t.test('stateful TCP: reopen after close, RST, simultaneous open', async (t) => 
 });
 
 t.test('stateful TCP: invalid packets dropped and counted', async (t) => {
-  const ct = new Conntrack({ statefulTcp: true });
+  const ct = new Conntrack({ statefulTcp: true }, T0);
   let p = tcp(C, S, 5, 6, ACK);
   t.equal(ct.track(p), DROP, 'mid-stream ACK without a connection');
   t.equal(p.ctState, CT_INVALID);
@@ -122,7 +121,7 @@ function PSH_FIN() { return FIN | 0x08; }
 
 t.test('simple tracker: any TCP packet creates an entry; timeouts by state', async (t) => {
   const clock = new Clock();
-  const ct = new Conntrack({});
+  const ct = new Conntrack({}, T0);
   let p = tcp(C, S, 7, 8, ACK);
   t.equal(ct.track(p), ACCEPT);
   t.equal(p.ctState, CT_NEW);
@@ -151,7 +150,7 @@ t.test('simple tracker: any TCP packet creates an entry; timeouts by state', asy
 
 t.test('UDP flow and custom timeouts', async (t) => {
   const clock = new Clock();
-  const ct = new Conntrack({ timeout: { unconfirmed: { tcp: 5, udp: 3, icmp: 4 }, confirmed: { tcp: 6, udp: 7, icmp: 8 }, established: { tcp: 9, udp: 60, icmp: 11 } } });
+  const ct = new Conntrack({ timeout: { unconfirmed: { tcp: 5, udp: 3, icmp: 4 }, confirmed: { tcp: 6, udp: 7, icmp: 8 }, established: { tcp: 9, udp: 60, icmp: 11 } } }, T0);
   let p = udp(C, S, 5353, 53);
   t.equal(ct.track(p), ACCEPT);
   const c = p.conn;
@@ -174,7 +173,7 @@ t.test('UDP flow and custom timeouts', async (t) => {
 });
 
 t.test('ICMP echo by identifier; other ICMP and other protocols by address pair', async (t) => {
-  const ct = new Conntrack({});
+  const ct = new Conntrack({}, T0);
   let p = pktOf(eth(ipv4({ src: C, dst: S }, ICMP, icmpEcho(8, 77, 1))));
   t.equal(ct.track(p), ACCEPT);
   const c = p.conn;
@@ -203,7 +202,7 @@ t.test('ICMP echo by identifier; other ICMP and other protocols by address pair'
 });
 
 t.test('related: ICMP errors quoting a tracked connection', async (t) => {
-  const ct = new Conntrack({});
+  const ct = new Conntrack({}, T0);
   const out = ipv4({ src: C, dst: S }, UDP, udpDgram(5000, 6000, 40));
   let p = pktOf(eth(out));
   ct.track(p);
@@ -236,7 +235,7 @@ t.test('related: ICMP errors quoting a tracked connection', async (t) => {
 t.test('table full fails closed, counted, rate-limited log; reload keeps entries', async (t) => {
   const logs: string[] = [];
   const clock = new Clock();
-  const ct = new Conntrack({ limit: 3 }, { log: (m) => logs.push(m) });
+  const ct = new Conntrack({ limit: 3 }, { nowMs: 0, log: (m) => logs.push(m) });
   for (let i = 0; i < 3; i++) t.equal(ct.track(udp(C, S, 1000 + i, 53)), ACCEPT);
   for (let i = 0; i < 5; i++) {
     const p = udp(C, S, 2000 + i, 53);
@@ -261,7 +260,7 @@ t.test('table full fails closed, counted, rate-limited log; reload keeps entries
 
 t.test('growth, clock jumps, dump, verify', async (t) => {
   const clock = new Clock();
-  const ct = new Conntrack({ reserve: 100, timeout: { ...DEFAULT_TIMEOUTS, confirmed: { tcp: 30, udp: 30, icmp: 10 } } });
+  const ct = new Conntrack({ reserve: 100, timeout: { ...DEFAULT_TIMEOUTS, confirmed: { tcp: 30, udp: 30, icmp: 10 } } }, T0);
   t.equal(ct.capacity, 1024);
   let accepted = 0;
   for (let i = 0; i < 5000; i++) {
@@ -284,7 +283,7 @@ t.test('growth, clock jumps, dump, verify', async (t) => {
   t.equal(ct.entries, 0, 'a jump past the wheel size expires everything');
   t.equal(ct.verify(), null);
   t.equal(ct.stats().expiries, 5000);
-  const big = new Conntrack({ reserve: 3000, statefulTcp: true });
+  const big = new Conntrack({ reserve: 3000, statefulTcp: true }, T0);
   t.ok(big.capacity >= 3000, 'reserve pre-sizes');
   t.equal(big.dump().length, 0);
   t.equal(ip(S) >>> 0, ip(S));

@@ -264,13 +264,16 @@ export function tmpPcap(name: string): string {
 export function tsharkCheck(path: string): { frames: number; bad: string[] } {
   // Application payloads in these tests are filler: keep port-based dissectors out of the way.
   const opts = ['-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE', '-o', 'udp.check_checksum:TRUE',
-    '--disable-protocol', 'dns', '--disable-protocol', 'mdns', '--disable-protocol', 'http', '--disable-protocol', 'tls'];
+    '--disable-protocol', 'dns', '--disable-protocol', 'mdns', '--disable-protocol', 'http', '--disable-protocol', 'tls', '--disable-protocol', 'tapa'];
   const all = execFileSync('tshark', ['-n', '-r', path, ...opts, '-T', 'fields', '-e', 'frame.number'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   const frames = all.split('\n').filter((l) => l.trim() !== '').length;
   const filter = 'ip.checksum.status == "Bad" || tcp.checksum.status == "Bad" || udp.checksum.status == "Bad" || icmp.checksum.status == "Bad" || _ws.malformed || _ws.expert.severity == error';
   const out = execFileSync('tshark', ['-n', '-r', path, ...opts, '-Y', filter], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   return { frames, bad: out.split('\n').filter((l) => l.trim() !== '') };
 }
+
+/** Conntrack options for tests driven by Clock (time starts at 0 ms). */
+export const T0 = { nowMs: 0 };
 
 /** A controllable clock for Conntrack.tick(). */
 export class Clock {

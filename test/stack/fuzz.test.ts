@@ -102,6 +102,10 @@ t.test('random and mutated frames: no exception, every frame accounted for', asy
     sendTimeExceeded: true, hooks, clock: () => now, arpQueueLimit: 16,
   }, [r0, r1]);
   stack.start();
+  const S = stack as any; const W = stack.wheel as any;
+  const origT = S.arpTimer.bind(S); S.arpTimer = (a: number, b: number, n: number) => { if (b === ip('10.0.1.255')) t.comment(`timer ${a} ${n}`); origT(a, b, n); };
+  const origS = W.schedule.bind(W); W.schedule = (k: number, a: number, b: number, at: number) => { const r = origS(k, a, b, at); if (b === ip('10.0.1.255')) t.comment(`sched ${a} at ${at} now ${now} -> ${r} cursor ${W.cursor}`); return r; };
+  const origQ = S.queuePending.bind(S); S.queuePending = (...x: any[]) => { if (x[1] === ip('10.0.1.255')) { const nt = x[0].neighbors; const i = nt.find(x[1]); t.comment(`queue slot ${i} st ${i >= 0 ? nt.state[i] : -1}`); } return origQ(...x); };
   const slab = new Uint8Array(256 * 1024);
   const batch: FrameBatch = { buf: slab, off: new Int32Array(64), len: new Int32Array(64), count: 0 };
   const corpus: Uint8Array[] = [];
@@ -138,4 +142,8 @@ t.test('random and mutated frames: no exception, every frame accounted for', asy
   t.equal(s.fate.queued, 0, 'the ARP queue drained by timeout');
   t.ok(s.fate.forwarded > 0 && s.fate.delivered > 0 && s.fate.dropped > 0, JSON.stringify(s.fate));
   t.comment(JSON.stringify(s.drops));
+  for (const f of stack.ifaces) {
+    const nt = f.neighbors;
+    for (let q = 0; q < nt.limit; q++) if (nt.pendKind[q]) { const i = nt.find(nt.pendIp[q]); t.comment(`${f.name} pend ${nt.pendIp[q].toString(16)} kind ${nt.pendKind[q]} slot ${i} state ${i >= 0 ? nt.state[i] : -1} retries ${nt.retries[i]} wheel ${stack.wheel.active} full ${stack.wheel.full}`); }
+  }
 });

@@ -5,14 +5,14 @@ import { NatEngine, balancersFromModel } from '../../stack/nat.js';
 import { ACCEPT, DROP, DIR_REPLY, type Pkt } from '../../stack/wire/pkt.js';
 import { CT_ESTABLISHED } from '../../src/config/model.js';
 import type { Model } from '../../src/config/model.js';
-import { ACK, Clock, PcapWriter, RST, SYN, TCP, eth, ip, ipStr, ipv4, pktOf, tcpSeg, tmpPcap, tsharkCheck, verifyFrame } from './ct-helpers.js';
+import { ACK, Clock, PcapWriter, RST, SYN, TCP, eth, ip, ipStr, ipv4, pktOf, tcpSeg, tmpPcap, tsharkCheck, verifyFrame, T0 } from './ct-helpers.js';
 
 const OUT = 0, IN = 1;
 const VIP = '10.0.0.45', SADDR = '192.168.0.1';
 const NODES = ['192.168.0.10', '192.168.0.11', '192.168.0.12'];
 
 function setup(sessionLimit: number) {
-  const ct = new Conntrack({ statefulTcp: true });
+  const ct = new Conntrack({ statefulTcp: true }, T0);
   const lb = new LoadBalancer({
     name: 'lb', clientsIf: OUT, vip: ip(VIP), port: 80, serversIf: IN,
     nodes: NODES.map((a) => ({ address: ip(a), port: 8080 })), sessionLimit, waitQueueLimit: 1000,

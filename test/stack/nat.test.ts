@@ -5,8 +5,7 @@ import { ACCEPT, DROP, DIR_ORIGINAL, DIR_REPLY, type Pkt } from '../../stack/wir
 import { CT_ESTABLISHED, CT_NEW, CT_RELATED } from '../../src/config/model.js';
 import {
   ACK, Clock, ICMP, PcapWriter, SYN, TCP, UDP, eth, icmpEcho, icmpError, ip, ipv4, makePartial, mirrorsMatch, partialOk,
-  pktOf, tcpSeg, tmpPcap, tsharkCheck, udpDgram, verifyFrame,
-} from './ct-helpers.js';
+  pktOf, tcpSeg, tmpPcap, tsharkCheck, udpDgram, verifyFrame, T0 } from './ct-helpers.js';
 
 const OUT = 0, IN = 1;
 const OUT_ADDR = '10.0.0.45', IN_ADDR = '192.168.0.1';
@@ -45,7 +44,7 @@ function tuple(f: Uint8Array): string {
 }
 
 function natWith(masq = false, range?: [number, number], statefulTcp = false) {
-  const ct = new Conntrack({ statefulTcp });
+  const ct = new Conntrack({ statefulTcp }, T0);
   const nat = new NatEngine(ct, { ifaces: [{ address: ip(OUT_ADDR), masquerade: masq }, { address: ip(IN_ADDR), masquerade: false }], portRange: range });
   return { ct, nat };
 }

@@ -1,4 +1,4 @@
-// Child of tap.test.ts, run as an unprivileged user: prints the error a TapLink open gives.
+// Child of tap.test.ts, run where /dev/net/tun is hidden: prints the error a TapLink open gives.
 import { TapLink } from '../../drivers/tap.js';
 
 try {
