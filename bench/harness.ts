@@ -30,21 +30,23 @@ export interface Settings {
   pingCount: number;
   pingInterval: number;
   connFlows: number;
+  /** Also measure ping RTT under 50% load. */
+  loadedLatency: boolean;
 }
 
 export const SETTINGS: Record<Mode, Settings> = {
   smoke: {
-    rules: [0], connRules: [0], runs: 1, tcpSeconds: 1, trialSeconds: 0.3, searchSteps: 1,
-    minRate: 2000, floodSeconds: 0.3, pingCount: 10, pingInterval: 0.01, connFlows: 2000,
+    rules: [0], connRules: [0], runs: 1, tcpSeconds: 1, trialSeconds: 0.3, searchSteps: 0,
+    minRate: 2000, floodSeconds: 0.3, pingCount: 10, pingInterval: 0.01, connFlows: 2000, loadedLatency: false,
   },
   quick: {
     rules: [0, 10_000], connRules: [0], runs: 3, tcpSeconds: 2, trialSeconds: 0.5, searchSteps: 7,
-    minRate: 2000, floodSeconds: 1, pingCount: 200, pingInterval: 0.005, connFlows: 20_000,
+    minRate: 2000, floodSeconds: 1, pingCount: 200, pingInterval: 0.005, connFlows: 20_000, loadedLatency: true,
   },
   full: {
     rules: [0, 100, 1000, 10_000, 100_000], connRules: [0, 10_000], runs: 3, tcpSeconds: 5,
     trialSeconds: 1, searchSteps: 10, minRate: 1000, floodSeconds: 2, pingCount: 1000,
-    pingInterval: 0.002, connFlows: 50_000,
+    pingInterval: 0.002, connFlows: 50_000, loadedLatency: true,
   },
 };
 
@@ -251,7 +253,7 @@ async function measurePoint(ctx: m.Ctx, dut: Dut, s: Settings, runIdx: number, r
     }
     p.floodAtLeast2x = p.flood.offeredPps >= 2 * p.lossFree.pps;
     p.latencyIdle = await m.latency(ctx, s.pingCount, s.pingInterval, 0);
-    if (p.lossFree.pps > 0) p.latencyLoaded = await m.latency(ctx, s.pingCount, s.pingInterval, p.lossFree.pps / 2);
+    if (s.loadedLatency && p.lossFree.pps > 0) p.latencyLoaded = await m.latency(ctx, s.pingCount, s.pingInterval, p.lossFree.pps / 2);
     log(`${tag}: tcp ${fmt(p.tcpGbps, 2)} Gbit/s, loss-free ${fmt(p.lossFree.pps)} pps, flood ${fmt(p.flood.receivedPps)}/${fmt(p.flood.offeredPps)} pps, ` +
       `ping p50/p99 ${fmt(p.latencyIdle.p50, 3)}/${fmt(p.latencyIdle.p99, 3)} ms idle, ${fmt(p.latencyLoaded?.p50, 3)}/${fmt(p.latencyLoaded?.p99, 3)} ms loaded`);
   } catch (err) {

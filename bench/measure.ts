@@ -69,7 +69,7 @@ interface GenOut { attempted: number; sent: number; errors: number; elapsed_ns: 
 interface SinkOut { count: number; first_ns: number; last_ns: number }
 
 async function withSink<T>(ctx: Ctx, port: number, maxMs: number, body: () => Promise<T>): Promise<[T, SinkOut]> {
-  const [cmd, args] = pinned(ctx, ctx.programs.udpsink, ['-p', String(port), '-i', '300', '-w', String(maxMs)], 'receiver');
+  const [cmd, args] = pinned(ctx, ctx.programs.udpsink, ['-p', String(port), '-i', '200', '-w', String(maxMs)], 'receiver');
   const sink = background('udpsink', ctx.topo.server, cmd, args);
   try {
     await sink.waitFor(/ready/, 5000);
@@ -108,16 +108,15 @@ export interface LossFree {
   trials: UdpTrial[];
 }
 
-/** Geometric binary search in [lo, hi] for the highest paced rate with loss < LOSS_LIMIT. */
+/**
+ * Geometric binary search in [lo, hi] for the highest paced rate with loss < LOSS_LIMIT
+ * (hi itself is known to lose: it is the unpaced flood's rate). If no step passes, lo is tried.
+ */
 export async function udpLossFree(ctx: Ctx, lo: number, hi: number, steps: number, seconds: number): Promise<LossFree> {
   const trials: UdpTrial[] = [];
   let best = 0;
   let low = lo;
   let high = hi;
-  // The top of the range first: a device that keeps up with the generator needs no search.
-  const top = await udpTrial(ctx, high, seconds);
-  trials.push(top);
-  if (top.loss < LOSS_LIMIT) return { pps: top.offeredPps, trials };
   for (let i = 0; i < steps; i++) {
     const rate = Math.sqrt(low * high);
     const t = await udpTrial(ctx, rate, seconds);
@@ -186,7 +185,7 @@ async function ping(ctx: Ctx, count: number, intervalS: number): Promise<number[
 export async function latency(ctx: Ctx, count: number, intervalS: number, loadPps: number): Promise<Latency> {
   let rtts: number[] = [];
   if (loadPps > 0) {
-    const seconds = count * intervalS + 2;
+    const seconds = count * intervalS + 1;
     await withSink(ctx, UDP_PORT, seconds * 1000 + 1500, async () => {
       const gen = generate(ctx, ['-d', SERVER_ADDR, '-p', String(UDP_PORT), '-r', String(Math.round(loadPps)), '-t', String(seconds)], seconds);
       await sleep(500);

@@ -346,6 +346,24 @@ export async function writeReport(r: BenchResults, docsDir: string): Promise<str
     md.push(`### ${METRICS[metric].title}`, '', table(r, metric), '');
   }
   md.push('## Charts', '', ...embedded.flatMap((e) => [e, '']));
+  md.push(
+    '## Running the benchmark',
+    '',
+    '```sh',
+    'sudo npm run bench -- --quick      # a few minutes: 0 and 10,000 rules, short trials, 3 runs',
+    'sudo npm run bench                 # full: 0 / 100 / 1,000 / 10,000 / 100,000 rules (~30 minutes)',
+    'sudo npm run bench -- --devices nacl-router,iptables --rules 0,1000 --runs 5',
+    'node dist/bench/run.js --report bench/results/FILE.json   # regenerate this page only',
+    '```',
+    '',
+    'Needs root, iproute2, iptables (legacy), nftables, iperf3, ping, taskset/chrt and gcc (the C programs',
+    'in `bench/ref/` are compiled at run time into the system temp directory). The nacl-router device needs',
+    '`npm run build` and the native driver; without them it is skipped with a message. Each run writes',
+    '`bench/results/<timestamp>.json` with every raw trial, the machine description and tool versions.',
+    'By default the benchmark\'s processes run SCHED_FIFO (`--sched nice` to avoid that), which keeps',
+    'other work on the machine from distorting the numbers but slows that work down while it runs.',
+    '',
+  );
   if (skipped.length) {
     md.push('## Devices not measured', '', ...skipped.map((d) => `* ${d.label}: ${d.reason}`), '');
   }

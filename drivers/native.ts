@@ -151,7 +151,7 @@ export function explain(err: unknown, hint: (e: NodeJS.ErrnoException) => string
 
 export function privilegeHint(e: NodeJS.ErrnoException): string | undefined {
   if (e.code === 'EPERM' || e.code === 'EACCES') {
-    const uid = process.getuid?.();
+    const uid = process.geteuid?.();
     return uid === 0 ? 'CAP_NET_ADMIN is missing' : 'nacl-router needs root or CAP_NET_ADMIN';
   }
   return undefined;
@@ -180,6 +180,7 @@ export abstract class NativeBackedLink implements Link {
   protected constructor(open: (stats: Float64Array) => NativeLink, opts: NativeLinkOptions) {
     const batch = opts.batch ?? DEFAULT_BATCH;
     if (!Number.isInteger(batch) || batch < 1 || batch > 1024) throw new RangeError(`batch must be 1..1024, got ${batch}`);
+    const mac = opts.mac !== undefined ? parseMac(opts.mac) : undefined;
     this.counters = new Float64Array(ST_COUNT);
     this.native = open(this.counters);
     this.name = this.native.name;
@@ -192,7 +193,7 @@ export abstract class NativeBackedLink implements Link {
       throw new RangeError(`headroom must be >= ${VNET_HDR_LEN} with vnetHdr`);
     }
     this.slotOpt = opts.slotSize;
-    this.mac = opts.mac !== undefined ? parseMac(opts.mac) : macFromName(this.name);
+    this.mac = mac ?? macFromName(this.name);
     this.stats = new CounterStats(this.counters);
     let mtu = 1500;
     try {

@@ -47,7 +47,11 @@ export interface Ruleset {
   functions: Record<string, HookFn>;
   /** The log/syslog limiter (call flush() from a timer to send pending summaries). */
   logger: RuleLogger;
-  stats: { dispatchRuns: number; dispatchedRules: number; helperFunctions: number; sourceChars: number };
+  stats: {
+    dispatchRuns: number; dispatchedRules: number; helperFunctions: number; sourceChars: number;
+    /** Largest generated function body (characters of source). */
+    maxFunctionChars: number;
+  };
 }
 
 /** Split generated statement lists larger than this (characters of source). */
@@ -81,8 +85,11 @@ class Gen {
     return `K${this.consts.length - 1}`;
   }
 
+  maxFunctionChars = 0;
+
   helper(params: string, body: string): string {
     const name = `H${this.helpers.length}`;
+    this.maxFunctionChars = Math.max(this.maxFunctionChars, body.length);
     this.helpers.push(`function ${name}(${params}) { ${PROLOGUE}\n${body}\n}`);
     return name;
   }
@@ -430,6 +437,7 @@ export function compileRuleset(model: Model, opts: CompileOptions): Ruleset {
     const proto = SUBTYPE_PROTO[f.subtype];
     const env: Env = { proto };
     const body = gen.list(f.body, env);
+    gen.maxFunctionChars = Math.max(gen.maxFunctionChars, body.length);
     fnSrc.push(`function F${i}(p) { ${PROLOGUE}${proto >= 0 ? ` if (p.proto !== ${proto}) return 0;` : ''}\n${body}\nreturn 0; }`);
   }
   const chainSrc: string[] = [];
@@ -469,6 +477,9 @@ return { ifaces: [${ifaceExprs.join(', ')}], forward: ${forwardExpr}, fns: [${us
     ruleCount,
     functions,
     logger,
-    stats: { dispatchRuns: gen.dispatchRuns, dispatchedRules: gen.dispatchedRules, helperFunctions: gen.helpers.length, sourceChars: src.length },
+    stats: {
+      dispatchRuns: gen.dispatchRuns, dispatchedRules: gen.dispatchedRules, helperFunctions: gen.helpers.length,
+      sourceChars: src.length, maxFunctionChars: gen.maxFunctionChars,
+    },
   };
 }

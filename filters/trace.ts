@@ -38,7 +38,7 @@ export class TraceRecorder implements TraceSink {
 /** Where a rule is, as `file:line`. */
 export function ruleLocation(model: Model, id: number): string {
   const r = model.rules[id];
-  return r ? `${r.loc.file}:${r.loc.line}` : `rule ${id}`;
+  return r ? `${r.loc.file || model.file}:${r.loc.line}` : `rule ${id}`;
 }
 
 const KIND_TEXT: Record<TraceKind, string> = {
@@ -70,7 +70,7 @@ export function formatTrace(model: Model, events: TraceEvent[], indent = '  '): 
     const r = model.rules[e.ruleId];
     const text = r ? r.text : '';
     const extra = e.kind === 'verdict' || e.kind === 'nat' || e.kind === 'log' ? '' : ` [${KIND_TEXT[e.kind]}]`;
-    out.push(`${indent}  ${ruleLocation(model, e.ruleId)}: ${text}${extra}${e.kind === 'nat' || e.kind === 'log' ? (e.detail ? ` ${e.detail}` : '') : ''}`);
+    out.push(`${indent}  ${ruleLocation(model, e.ruleId)}: ${text}${extra}`);
   }
   return out;
 }

@@ -14,6 +14,10 @@
 //  * Expiry runs on a 1-second timer wheel advanced by tick(nowMs); a packet only stores its new
 //    deadline (the wheel re-files the connection lazily), unless the deadline moved earlier.
 //  * Nothing allocates per packet; the arrays grow by doubling up to the cap (reserve pre-sizes).
+//  * The router does not reassemble forwarded datagrams: a first fragment (offset 0, MF) is
+//    tracked normally and recorded in a small direct-mapped map (source, destination, id,
+//    protocol); later fragments take its connection (NAT rewrites their addresses only).
+//    A fragment with no recorded first fragment is invalid.
 
 import { ACCEPT, DROP, DIR_ORIGINAL, DIR_REPLY, type ConnHooks, type Pkt } from './wire/pkt.js';
 import { CT_ESTABLISHED, CT_INVALID, CT_NEW, CT_RELATED, type CtTimeouts } from '../src/config/model.js';
@@ -101,6 +105,10 @@ export interface ConnDump {
 }
 
 const WHEEL = 1024;
+const FRAG_SLOTS = 4096;
+const FRAG_MASK = FRAG_SLOTS - 1;
+/** Seconds a first fragment vouches for the rest of its datagram. */
+const FRAG_TTL = 30;
 const WHEEL_MASK = WHEEL - 1;
 
 const TH_FIN = 0x01;
@@ -150,6 +158,12 @@ export class Conntrack implements ConnHooks {
   private freeTop = 0;
 
   private index = new Int32Array(0);
+  // Fragment map (direct-mapped, overwritten on collision): first fragment key -> connection.
+  private readonly fSrc = new Uint32Array(FRAG_SLOTS);
+  private readonly fDst = new Uint32Array(FRAG_SLOTS);
+  private readonly fIdProto = new Uint32Array(FRAG_SLOTS);
+  private readonly fConn = new Int32Array(FRAG_SLOTS);
+  private readonly fStamp = new Uint32Array(FRAG_SLOTS);
   private mask = 0;
   private wheelHead = new Int32Array(WHEEL).fill(-1);
 
@@ -461,7 +475,7 @@ export class Conntrack implements ConnHooks {
   classify(p: Pkt): number {
     this.created = false;
     this.counters[C_LOOKUPS]++;
-    if (p.frag) return this.invalid(p, C_INVALID_FRAGMENT);
+    if (p.frag) return this.fragment(p);
     const pr = p.proto;
     const dv = p.dv;
     let sp = p.sport, dp = p.dport;
@@ -476,7 +490,7 @@ export class Conntrack implements ConnHooks {
       }
     } else if (pr === PROTO_UDP) {
       const ulen = dv.getUint16(p.l4 + 4);
-      if (ulen < 8 || (p.gsoType === 0 && ulen > p.l4Len)) return this.invalid(p, C_INVALID_MALFORMED);
+      if (ulen < 8 || (p.gsoType === 0 && ulen > p.l4Len && (dv.getUint8(p.l3 + 6) & 0x20) === 0)) return this.invalid(p, C_INVALID_MALFORMED);
     } else if (pr === PROTO_ICMP) {
       if (p.l4Len < 8) return this.invalid(p, C_INVALID_MALFORMED);
       const type = dv.getUint8(p.l4);
@@ -501,6 +515,7 @@ export class Conntrack implements ConnHooks {
       p.dir = dir;
       p.ctState = (this.flags[c] & F_REPLIED) !== 0 ? CT_ESTABLISHED : CT_NEW;
       if (!p.local) this.lastPkt = p;
+      if ((dv.getUint8(p.l3 + 6) & 0x20) !== 0) this.fragRecord(p);
       return ACCEPT;
     }
 
@@ -521,6 +536,39 @@ export class Conntrack implements ConnHooks {
     p.dir = DIR_ORIGINAL;
     p.ctState = CT_NEW;
     if (!p.local) this.lastPkt = p;
+    if ((dv.getUint8(p.l3 + 6) & 0x20) !== 0) this.fragRecord(p);
+    return ACCEPT;
+  }
+
+  private fragSlot(s: number, d: number, idProto: number): number {
+    return this.hash(s, d, idProto >>> 16, idProto & 0xffff, 0) & FRAG_MASK;
+  }
+
+  /** First fragment (offset 0, MF): remember its connection for the fragments that follow. */
+  private fragRecord(p: Pkt): void {
+    const idp = ((p.dv.getUint16(p.l3 + 4) << 8) | p.proto) >>> 0;
+    const i = this.fragSlot(p.saddr, p.daddr, idp);
+    this.fSrc[i] = p.saddr;
+    this.fDst[i] = p.daddr;
+    this.fIdProto[i] = idp;
+    this.fConn[i] = ((p.conn << 1) | p.dir) + 1;
+    this.fStamp[i] = this.now;
+  }
+
+  /** Non-first fragment: the connection of its first fragment (seen within FRAG_TTL s), else
+   *  invalid (fragments ahead of their first one are dropped; the router does not reassemble). */
+  private fragment(p: Pkt): number {
+    const idp = ((p.dv.getUint16(p.l3 + 4) << 8) | p.proto) >>> 0;
+    const i = this.fragSlot(p.saddr, p.daddr, idp);
+    const v = this.fConn[i] - 1;
+    if (v < 0 || this.fSrc[i] !== p.saddr || this.fDst[i] !== p.daddr || this.fIdProto[i] !== idp ||
+        this.now - this.fStamp[i] > FRAG_TTL || this.live[v >>> 1] === 0) {
+      return this.invalid(p, C_INVALID_FRAGMENT);
+    }
+    const c = v >>> 1;
+    p.conn = c;
+    p.dir = v & 1;
+    p.ctState = (this.flags[c] & F_REPLIED) !== 0 ? CT_ESTABLISHED : CT_NEW;
     return ACCEPT;
   }
 

@@ -357,6 +357,7 @@ export class Stack {
     p.outIf = ox;
     p.hook = HOOK_FORWARD;
     if (hooks.forward(p) !== ACCEPT) return this.dropRx(ifx, R.CHAIN_FORWARD);
+    if (p.daddr === oif.broadcast && oif.broadcast !== 0) return this.dropRx(ifx, R.DIRECTED_BROADCAST);
     if (oif.address === p.daddr && oif.address !== 0) {
       // Another Iface's own address: that Iface's stack takes it.
       p.outIf = -1;
@@ -602,15 +603,17 @@ export class Stack {
       nt.retries[ni] = 0;
     }
     const q = nt.freeSlot();
-    if (q < 0) return this.dropQueued(kind, ox, R.ARP_QUEUE_FULL);
-    // Copy before anything else is built in the scratch slab the datagram may live in.
-    nt.enqueue(q, nh, kind, src, l3, ipLen, gsoType, gsoSize, csumStartL3, csumOffset);
-    c.add(ox, C_ARP_QUEUED, 1);
-    if (kind === KIND_FWD) c.fate[F_QUEUED]++;
+    if (q >= 0) {
+      // Copy before anything else is built in the scratch slab the datagram may live in.
+      nt.enqueue(q, nh, kind, src, l3, ipLen, gsoType, gsoSize, csumStartL3, csumOffset);
+      c.add(ox, C_ARP_QUEUED, 1);
+      if (kind === KIND_FWD) c.fate[F_QUEUED]++;
+    }
     if (fresh) {
       this.sendArp(oif, ARP_REQUEST, BROADCAST_MAC, 0, ZERO_MAC, 0, nh);
-      if (this.wheel.schedule(this.kindArp, ox, nh, this.now + this.arpRetryMs) < 0) this.arpTimer(ox, nh, Infinity);
+      if (this.wheel.schedule(this.kindArp, ox, nh, this.now + this.arpRetryMs) < 0) this.arpGiveUp(ox, nh, ni);
     }
+    if (q < 0) this.dropQueued(kind, ox, R.ARP_QUEUE_FULL);
   }
 
   private dropQueued(kind: number, ox: number, reason: number): void {
@@ -644,9 +647,15 @@ export class Stack {
       this.sendArp(ifc, ARP_REQUEST, BROADCAST_MAC, 0, ZERO_MAC, 0, ip);
       return;
     }
-    nt.fail(ni);
-    this.counters.add(ifx, C_ARP_TIMEOUTS, 1);
+    this.arpGiveUp(ifx, ip, ni);
+  }
+
+  /** Resolution failed: forget the entry and drop what waited for it. */
+  private arpGiveUp(ifx: number, ip: number, ni: number): void {
+    const nt = this.ifaces[ifx].neighbors;
     const c = this.counters;
+    nt.fail(ni);
+    c.add(ifx, C_ARP_TIMEOUTS, 1);
     for (let q = 0; q < nt.limit && nt.pendCount > 0; q++) {
       const kind = nt.pendKind[q];
       if (kind === 0 || nt.pendIp[q] !== ip) continue;

@@ -96,6 +96,16 @@ export class LoadBalancer {
     });
   }
 
+  /** Same name, Ifaces, address, port and pool (limits may differ). */
+  sameShape(o: LoadBalancer): boolean {
+    if (o.name !== this.name || o.clientsIf !== this.clientsIf || o.vip !== this.vip || o.port !== this.port ||
+        o.serversIf !== this.serversIf || o.nodeAddr.length !== this.nodeAddr.length) return false;
+    for (let i = 0; i < this.nodeAddr.length; i++) {
+      if (o.nodeAddr[i] !== this.nodeAddr[i] || o.nodePort[i] !== this.nodePort[i]) return false;
+    }
+    return true;
+  }
+
   /** Does a new connection to (daddr, dport) arriving on inIf belong to this balancer? */
   matches(inIf: number, daddr: number, dport: number): boolean {
     return daddr === this.vip && dport === this.port && (this.clientsIf < 0 || inIf === this.clientsIf);

@@ -112,11 +112,20 @@ export function natConfigFromModel(m: Model): NatConfig {
   return { ifaces: m.ifaces.map((i) => ({ address: i.address, masquerade: i.masquerade })) };
 }
 
-/** LoadBalancers from the checked Model (Iface ids = positions in model.ifaces). */
-export function balancersFromModel(m: Model): LoadBalancer[] {
+/** LoadBalancers from the checked Model (Iface ids = positions in model.ifaces). On reload pass
+ *  the previous ones: a balancer with the same name, address, port and pool is kept (its
+ *  sessions, round-robin position and counters survive) with the new limits. */
+export function balancersFromModel(m: Model, previous: readonly LoadBalancer[] = []): LoadBalancer[] {
   const id = (name: string) => m.ifaces.findIndex((i) => i.name === name);
   const addr = (name: string) => m.ifaces.find((i) => i.name === name)?.address ?? null;
-  return m.loadBalancers.map((lb) => LoadBalancer.fromModel(lb, id, addr));
+  return m.loadBalancers.map((lbm) => {
+    const fresh = LoadBalancer.fromModel(lbm, id, addr);
+    const old = previous.find((o) => o.sameShape(fresh));
+    if (old === undefined) return fresh;
+    old.sessionLimit = fresh.sessionLimit;
+    old.waitQueueLimit = fresh.waitQueueLimit;
+    return old;
+  });
 }
 
 export class NatEngine implements ConnHooks, NatActions {

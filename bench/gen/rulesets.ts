@@ -42,7 +42,7 @@ export function naclRuleset(o: NaclOptions): string {
   if (o.nat) out.push('  masquerade: true');
   out.push(
     '}',
-    'Conntrack ct {',
+    'Conntrack bench_ct {',
     `  limit: ${o.conntrackLimit ?? 262_144}`,
     '}',
     'Gateway gw {',

@@ -323,7 +323,7 @@ function applyAssignment(a: ItemNode & { kind: 'assign' }, res: Resolver, diags:
         diags.error(a.pathLoc, `Member ${full} has already been set`, `first set at line ${p.keyLoc.line}`);
         return;
       }
-      cur.pairs.push({ key: path[i], keyLoc: { ...a.pathLoc }, value: a.value, loc: a.loc });
+      cur.pairs.push({ key: path[i], keyLoc: a.pathLoc, value: a.value, loc: a.loc });
       return;
     }
     if (!p) {

@@ -4,6 +4,7 @@
 // must appear) and without. The measured iperf3 rate is printed as a test comment.
 
 import t from 'tap';
+import { VIRTIO_NET_HDR_GSO_TCPV4 } from '../../drivers/link.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,6 +65,10 @@ for (const vnetHdr of [true, false]) {
     t.comment(`iperf3 TCP across the JS bridge, vnetHdr ${vnetHdr}: ${(bps / 1e9).toFixed(2)} Gbit/s; ` +
       `largest frame ${st.maxFrame} B; a ${JSON.stringify(a.stats)} b ${JSON.stringify(b.stats)}`);
     if (vnetHdr) t.ok(st.maxFrame > 1514, `TSO super-frames crossed as one unit (max ${st.maxFrame})`);
+    if (vnetHdr) {
+      t.equal(st.gsoType & 0x7f, VIRTIO_NET_HDR_GSO_TCPV4, 'its virtio header says TCPv4 GSO');
+      t.ok(st.gsoSize > 500 && st.gsoSize <= 1460, `with the MSS as gso_size (${st.gsoSize})`);
+    }
     else t.ok(st.maxFrame <= 1514, `no frame above 1514 without vnet_hdr (max ${st.maxFrame})`);
   });
 }

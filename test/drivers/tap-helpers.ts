@@ -148,15 +148,23 @@ export function startResponder(link: Link, ip: number): { arp: number; echo: num
 }
 
 /** Forwards every frame between two links unchanged (vnet headers included); records the
- * largest frame seen. */
-export function bridge(a: Link, b: Link): { maxFrame: number; frames: number } {
-  const st = { maxFrame: 0, frames: 0 };
-  const pass = (to: Link) => (batch: FrameBatch): void => {
-    for (let i = 0; i < batch.count; i++) if (batch.len[i]! > st.maxFrame) st.maxFrame = batch.len[i]!;
+ * largest frame seen and, on vnet links, the GSO type and size of the last super-frame. */
+export function bridge(a: Link, b: Link): { maxFrame: number; frames: number; gsoType: number; gsoSize: number } {
+  const st = { maxFrame: 0, frames: 0, gsoType: -1, gsoSize: -1 };
+  const pass = (from: Link, to: Link) => (batch: FrameBatch): void => {
+    for (let i = 0; i < batch.count; i++) {
+      const l = batch.len[i]!;
+      if (l > st.maxFrame) st.maxFrame = l;
+      if (from.vnetHdr && l > 1514) {
+        const h = batch.off[i]! - VNET_HDR_LEN;
+        st.gsoType = batch.buf[h + 1]!;
+        st.gsoSize = batch.buf[h + 4]! | (batch.buf[h + 5]! << 8);
+      }
+    }
     st.frames += batch.count;
     to.send(batch.buf, batch.off, batch.len, batch.count);
   };
-  a.start(pass(b));
-  b.start(pass(a));
+  a.start(pass(a, b));
+  b.start(pass(b, a));
   return st;
 }

@@ -1,6 +1,7 @@
 // TapLink against the real kernel: a TAP whose kernel side lives in a namespace the test
 // creates, answered in JS (ARP + ICMP echo) so `ping` from the namespace succeeds, with and
-// without vnet_hdr; plus the error paths (bad names, closed links).
+// without vnet_hdr; plus controls (MTU, up/down, MACs, ifindex) and the error paths (bad
+// names and options, missing privileges, no /dev/net/tun, closed links).
 
 import t from 'tap';
 import { execFile } from 'node:child_process';
@@ -16,6 +17,9 @@ t.test('errors carry the errno text and never crash', async (t) => {
   t.throws(() => new TapLink({ name: 'x'.repeat(20) }), { message: /File name too long/, code: 'ENAMETOOLONG' });
   t.throws(() => new TapLink({ name: '' }), { message: /Invalid argument/ });
   t.throws(() => new TapLink({ name: `tq${pid}`, batch: 0 }), RangeError);
+  t.throws(() => new TapLink({ name: `tq${pid}`, mac: '02:00:00:zz:00:01' }), /bad MAC address/);
+  t.throws(() => new TapLink({ name: `tq${pid}`, headroom: 8 }), RangeError);
+  t.throws(() => sh('ip', 'link', 'show', `tq${pid}`), 'no device left behind by failed opens');
   t.throws(() => nativeAddon().ifGetMtu(`nx${pid}`), { message: new RegExp(`^SIOCGIFMTU nx${pid}: No such device`), code: 'ENODEV' });
   t.throws(() => new (nativeAddon() as unknown as { openTap: unknown; NativeLink: new () => unknown }).NativeLink(), /openTap/);
 });
@@ -61,6 +65,8 @@ t.test('open, controls, idempotent close', async (t) => {
   t.equal(link.mac[0]! & 3, 2, 'locally administered unicast');
   t.equal(macStr(link.kernelMac()), macStr(nativeAddon().ifGetMac(name)), 'kernel-side MAC through the fd');
   t.notSame(link.kernelMac(), link.mac, 'router MAC differs from the kernel MAC');
+  t.throws(() => link.setMtu(10), { message: `SIOCSIFMTU ${name}: Invalid argument` });
+  t.equal(link.mtu, 1500, 'MTU unchanged by a refused set');
   link.setMtu(1400);
   t.equal(link.mtu, 1400);
   t.equal(nativeAddon().ifGetMtu(name), 1400);

@@ -251,6 +251,7 @@ t.test('large rule sets that cannot be dispatched are split into small functions
   b.iface('eth0', 1, 24, { input: ['f'] });
   const rs = compileRuleset(b.model, opts([]));
   t.ok(rs.stats.helperFunctions > 10, `${rs.stats.helperFunctions} helper functions`);
+  t.ok(rs.stats.maxFunctionChars < 20000, `largest generated function ${rs.stats.maxFunctionChars} chars`);
   t.equal(rs.ifaces[0]!.input(tcpP), 1);
   t.equal(rs.counters.packets[last.id], 1);
   t.end();

@@ -6,7 +6,7 @@ import {
 import { ACCEPT, DROP, DIR_ORIGINAL, DIR_REPLY } from '../../stack/wire/pkt.js';
 import { CT_ESTABLISHED, CT_INVALID, CT_NEW, CT_RELATED } from '../../src/config/model.js';
 import {
-  ACK, Clock, FIN, ICMP, RST, SYN, TCP, UDP, eth, icmpEcho, icmpError, ip, ipv4, pktOf, tcpSeg, udpDgram, T0 } from './ct-helpers.js';
+  ACK, Clock, FIN, ICMP, udpFragments, RST, SYN, TCP, UDP, eth, icmpEcho, icmpError, ip, ipv4, pktOf, tcpSeg, udpDgram, T0 } from './ct-helpers.js';
 
 const C = '10.0.0.2', S = '192.168.1.9';
 
@@ -287,4 +287,20 @@ t.test('growth, clock jumps, dump, verify', async (t) => {
   t.ok(big.capacity >= 3000, 'reserve pre-sizes');
   t.equal(big.dump().length, 0);
   t.equal(ip(S) >>> 0, ip(S));
+});
+
+t.test('fragments follow the connection of their first fragment', async (t) => {
+  const ct = new Conntrack({}, T0);
+  const [f1, f2] = udpFragments({ src: C, dst: S, id: 4242 }, 7000, 53, 100, 48);
+  const p1 = pktOf(f1);
+  t.equal(p1.frag, false);
+  t.equal(ct.track(p1), ACCEPT);
+  const p2 = pktOf(f2);
+  t.equal(p2.frag, true);
+  t.equal(ct.track(p2), ACCEPT);
+  t.equal(p2.conn, p1.conn);
+  t.equal(p2.dir, DIR_ORIGINAL);
+  const [, g2] = udpFragments({ src: C, dst: S, id: 4243 }, 7000, 53, 100, 48);
+  t.equal(ct.track(pktOf(g2)), DROP, 'a fragment ahead of its first fragment is dropped');
+  t.equal(ct.entries, 1);
 });

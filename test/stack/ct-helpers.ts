@@ -72,6 +72,15 @@ export function fillL4Checksum(b: Uint8Array, off: number): void {
   }
 }
 
+/** A UDP datagram split in two IPv4 fragments at byte `at` of the UDP message (multiple of 8). */
+export function udpFragments(o: IpOpts, sport: number, dport: number, data: number, at: number): [Uint8Array, Uint8Array] {
+  const whole = ipv4(o, UDP, udpDgram(sport, dport, data));
+  const udp = whole.subarray(20);
+  const a = ipv4({ ...o, mf: true, fragOff: 0 }, UDP, udp.subarray(0, at), false);
+  const b = ipv4({ ...o, mf: false, fragOff: at }, UDP, udp.subarray(at), false);
+  return [eth(a), eth(b)];
+}
+
 export function tcpSeg(sport: number, dport: number, flags: number, seq = 1000, ack = 0, data = 0): Uint8Array {
   const b = new Uint8Array(20 + data);
   const dv = new DataView(b.buffer);

@@ -124,4 +124,13 @@ t.test('balancers from the Model', async (t) => {
   t.equal(lb.vip, ip(VIP));
   t.equal(lb.sessionLimit, 5);
   t.equal(lb.stats().waitQueueLimit, 10);
+  lb.begin(0);
+  (m.loadBalancers[0].clients as { sessionLimit: number }).sessionLimit = 7;
+  const [again] = balancersFromModel(m, [lb]);
+  t.equal(again, lb, 'reload keeps an unchanged balancer (and its sessions)');
+  t.equal(again.sessionLimit, 7);
+  t.equal(again.active, 1);
+  (m.loadBalancers[0].clients as { port: number }).port = 81;
+  const [changed] = balancersFromModel(m, [lb]);
+  t.not(changed, lb, 'a changed balancer is new');
 });

@@ -5,7 +5,7 @@ import { ACCEPT, DROP, DIR_ORIGINAL, DIR_REPLY, type Pkt } from '../../stack/wir
 import { CT_ESTABLISHED, CT_NEW, CT_RELATED } from '../../src/config/model.js';
 import {
   ACK, Clock, ICMP, PcapWriter, SYN, TCP, UDP, eth, icmpEcho, icmpError, ip, ipv4, makePartial, mirrorsMatch, partialOk,
-  pktOf, tcpSeg, tmpPcap, tsharkCheck, udpDgram, verifyFrame, T0 } from './ct-helpers.js';
+  pktOf, tcpSeg, tmpPcap, udpFragments, tsharkCheck, udpDgram, verifyFrame, T0 } from './ct-helpers.js';
 
 const OUT = 0, IN = 1;
 const OUT_ADDR = '10.0.0.45', IN_ADDR = '192.168.0.1';
@@ -281,6 +281,27 @@ t.test('traceroute through masquerade: time exceeded gets its quoted header tran
   checkFrame(t, f2, r2.p, 'time exceeded (echo)');
 });
 
+t.test('fragmented UDP through masquerade: ports in the first fragment, addresses in all', async (t) => {
+  const { nat } = natWith(true);
+  const [f1, f2] = udpFragments({ src: SERVER, dst: REMOTE, id: 999 }, 7777, 53, 120, 64);
+  const r1 = pass(nat, f1, IN, OUT);
+  t.equal(r1.v, ACCEPT);
+  t.equal(r1.p.saddr, ip(OUT_ADDR));
+  const mport = r1.p.sport;
+  t.not(mport, 7777);
+  const r2 = pass(nat, f2, IN, OUT);
+  t.equal(r2.v, ACCEPT, 'second fragment follows');
+  t.equal(r2.p.saddr, ip(OUT_ADDR));
+  t.same(verifyFrame(f2).filter((x) => x.startsWith('ip')), [], 'ip checksum of the tail fragment');
+  // tshark reassembles the two fragments and checks the UDP checksum over the whole datagram.
+  const [g1, g2] = udpFragments({ src: REMOTE, dst: OUT_ADDR, id: 1000 }, 53, mport, 80, 32);
+  t.equal(pass(nat, g1, OUT, IN).v, ACCEPT);
+  const q2 = pass(nat, g2, OUT, IN);
+  t.equal(q2.v, ACCEPT);
+  t.equal(q2.p.daddr, ip(SERVER), 'reply tail fragment de-masqueraded');
+  t.equal(tuple(g1), `${REMOTE}:53>${SERVER}:7777`);
+});
+
 t.test('NAT clash fails closed at finish; original direction flags', async (t) => {
   const { nat, ct } = natWith();
   let f = eth(ipv4({ src: SERVER, dst: REMOTE }, UDP, udpDgram(1, 2)));
@@ -293,6 +314,21 @@ t.test('NAT clash fails closed at finish; original direction flags', async (t) =
   t.equal(ct.entries, 1);
   t.equal(r.p.dir, DIR_ORIGINAL);
   t.equal(ct.verify(), null);
+});
+
+t.test('reload: the same Conntrack and NatEngine keep bindings and pools across configure()', async (t) => {
+  const { nat, ct } = natWith(true, [45000, 45009]);
+  const f = eth(ipv4({ src: SERVER, dst: REMOTE }, UDP, udpDgram(1234, 53)));
+  const r = pass(nat, f, IN, OUT);
+  const mport = r.p.sport;
+  ct.configure({ limit: 100, timeout: { unconfirmed: { tcp: 10, udp: 20, icmp: 10 }, confirmed: { tcp: 30, udp: 20, icmp: 10 }, established: { tcp: 300, udp: 20, icmp: 10 } } });
+  nat.configure({ ifaces: [{ address: ip(OUT_ADDR), masquerade: true }, { address: ip(IN_ADDR), masquerade: false }], portRange: [45000, 45009] });
+  const g = eth(ipv4({ src: REMOTE, dst: OUT_ADDR }, UDP, udpDgram(53, mport)));
+  const q = pass(nat, g, OUT, IN);
+  t.equal(q.v, ACCEPT);
+  t.equal(tuple(g), `${REMOTE}:53>${SERVER}:1234`, 'binding survived the reload');
+  t.equal(ct.expiry[q.p.conn] - ct.now, 20, 'new timeouts apply to later packets');
+  t.throws(() => nat.configure({ ifaces: [], portRange: [1, 2] }), /port range/, 'pool range cannot change under live ports');
 });
 
 t.test('PortPool FIFO and double-put guard', async (t) => {
