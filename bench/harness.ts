@@ -32,21 +32,26 @@ export interface Settings {
   connFlows: number;
   /** Also measure ping RTT under 50% load. */
   loadedLatency: boolean;
+  /** How long nacl-router may take from start to both TAPs existing. */
+  routerStartSeconds: number;
 }
 
 export const SETTINGS: Record<Mode, Settings> = {
   smoke: {
     rules: [0], connRules: [0], runs: 1, tcpSeconds: 1, trialSeconds: 0.3, searchSteps: 0,
     minRate: 2000, floodSeconds: 0.3, pingCount: 10, pingInterval: 0.01, connFlows: 2000, loadedLatency: false,
+    routerStartSeconds: 60,
   },
   quick: {
     rules: [0, 10_000], connRules: [0], runs: 3, tcpSeconds: 2, trialSeconds: 0.5, searchSteps: 7,
     minRate: 2000, floodSeconds: 1, pingCount: 200, pingInterval: 0.005, connFlows: 20_000, loadedLatency: true,
+    routerStartSeconds: 90,
   },
   full: {
     rules: [0, 100, 1000, 10_000, 100_000], connRules: [0, 10_000], runs: 3, tcpSeconds: 5,
     trialSeconds: 1, searchSteps: 10, minRate: 1000, floodSeconds: 2, pingCount: 1000,
     pingInterval: 0.002, connFlows: 50_000, loadedLatency: true,
+    routerStartSeconds: 300,
   },
 };
 
@@ -142,9 +147,9 @@ async function versions(): Promise<Record<string, string>> {
   return v;
 }
 
-function makeDevices(programs: Programs): Dut[] {
+function makeDevices(programs: Programs, s: Settings): Dut[] {
   return [
-    new NaclDut(),
+    new NaclDut(s.routerStartSeconds * 1000),
     new LinuxDut('iptables'),
     new LinuxDut('nft-linear'),
     new LinuxDut('nft-set'),
@@ -165,7 +170,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
   const settings: Settings = { ...SETTINGS[opts.mode], ...opts.overrides };
   const startedAt = new Date().toISOString();
   const programs = await buildPrograms();
-  const all = makeDevices(programs).filter((d) => !opts.devices || opts.devices.includes(d.id));
+  const all = makeDevices(programs, settings).filter((d) => !opts.devices || opts.devices.includes(d.id));
   const devices: DeviceInfo[] = [];
   const duts: Dut[] = [];
   for (const d of all) {
@@ -181,18 +186,19 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
   };
   const ctx: m.Ctx = { topo, programs };
   let current: Dut | null = null;
+  let restoreLoadCore: (() => Promise<void>) | null = null;
   const onSignal = (): void => {
     log('interrupted: cleaning up');
     void (async () => {
+      await stopAll(true);
       await current?.teardown(topo).catch(() => undefined);
-      await stopAll();
       await topo.destroy();
+      await restoreLoadCore?.();
       process.exit(130);
     })();
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  let restoreLoadCore: (() => Promise<void>) | null = null;
   try {
     restoreLoadCore = await boostKsoftirqd(topo.cpus.load, topo.cpus.sched, topo.cpus.loadNice, RT.softirq);
     await topo.create();

@@ -52,6 +52,12 @@ export function sleep(ms: number): Promise<void> {
 }
 
 const live = new Set<Background>();
+let shuttingDown = false;
+
+// Last resort: children still alive when this process exits are killed (each by its own pid).
+process.on('exit', () => {
+  for (const b of live) if (b.child.pid !== undefined) b.child.kill('SIGKILL');
+});
 
 /** A long-running child whose stdout is collected; waitFor() resolves on a matching line. */
 export class Background {
@@ -62,6 +68,7 @@ export class Background {
   private exitCode: number | null = null;
 
   constructor(readonly label: string, cmd: string, args: string[], cwd?: string) {
+    if (shuttingDown) throw new Error(`not starting ${label}: shutting down`);
     this.child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd });
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => { this.stdout += d; });
     this.child.stderr!.setEncoding('utf8').on('data', (d: string) => { this.stderr += d; });
@@ -116,7 +123,9 @@ export function background(label: string, ns: string, cmd: string, args: string[
     : new Background(label, 'ip', ['netns', 'exec', ns, cmd, ...args], cwd);
 }
 
-export async function stopAll(): Promise<void> {
+/** Stops every background process; with `final`, no new ones may start afterwards. */
+export async function stopAll(final = false): Promise<void> {
+  if (final) shuttingDown = true;
   await Promise.all([...live].map((b) => b.stop()));
 }
 

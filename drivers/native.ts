@@ -29,9 +29,10 @@ export interface NativeLink {
   readonly fd: number;
   readonly vnetHdr: boolean;
   /** Poll for readability; on each wakeup read up to `batch` frames into slot i of `slab`
-   * (frame at i*slot + headroom, virtio header before it when vnetHdr) and call cb(count). */
+   * (frame at i*slot + headroom, virtio header before it when vnetHdr) and call cb(count);
+   * repeat while batches come back full, at most `drain` times per wakeup (default 1). */
   start(slab: ArrayBuffer, slot: number, headroom: number, off: Int32Array, len: Int32Array,
-    batch: number, cb: (count: number) => void): void;
+    batch: number, cb: (count: number) => void, drain?: number): void;
   send(buf: Uint8Array, off: Int32Array, len: Int32Array, count: number): number;
   close(): void;
   kernelMac(): Uint8Array;
@@ -119,10 +120,13 @@ export interface NativeLinkOptions {
   slotSize?: number;
   /** Bytes before each received frame in its slot (>= 12 with vnetHdr; default 64). */
   headroom?: number;
+  /** Most batches delivered per readiness wakeup while they come back full (1..64, default 4). */
+  batchesPerWakeup?: number;
 }
 
 export const DEFAULT_BATCH = 64;
 export const DEFAULT_HEADROOM = 64;
+export const DEFAULT_BATCHES_PER_WAKEUP = 4;
 const GSO_FRAME_MAX = 65536 + 64;
 
 class CounterStats implements LinkStats {
@@ -170,6 +174,7 @@ export abstract class NativeBackedLink implements Link {
   readonly ifindex: number;
   readonly batch: number;
   readonly headroom: number;
+  readonly batchesPerWakeup: number;
   protected readonly native: NativeLink;
   protected readonly counters: Float64Array;
   private readonly slotOpt: number | undefined;
@@ -180,6 +185,10 @@ export abstract class NativeBackedLink implements Link {
   protected constructor(open: (stats: Float64Array) => NativeLink, opts: NativeLinkOptions) {
     const batch = opts.batch ?? DEFAULT_BATCH;
     if (!Number.isInteger(batch) || batch < 1 || batch > 1024) throw new RangeError(`batch must be 1..1024, got ${batch}`);
+    const drain = opts.batchesPerWakeup ?? DEFAULT_BATCHES_PER_WAKEUP;
+    if (!Number.isInteger(drain) || drain < 1 || drain > 64) {
+      throw new RangeError(`batchesPerWakeup must be 1..64, got ${drain}`);
+    }
     const mac = opts.mac !== undefined ? parseMac(opts.mac) : undefined;
     this.counters = new Float64Array(ST_COUNT);
     this.native = open(this.counters);
@@ -187,6 +196,7 @@ export abstract class NativeBackedLink implements Link {
     this.ifindex = this.native.ifindex;
     this.vnetHdr = this.native.vnetHdr;
     this.batch = batch;
+    this.batchesPerWakeup = drain;
     this.headroom = opts.headroom ?? DEFAULT_HEADROOM;
     if (this.headroom < (this.vnetHdr ? VNET_HDR_LEN : 0)) {
       this.native.close();
@@ -234,7 +244,7 @@ export abstract class NativeBackedLink implements Link {
     this.native.start(slab, slot, this.headroom, rx.off, rx.len, this.batch, (count: number) => {
       rx.count = count;
       onRx(rx);
-    });
+    }, this.batchesPerWakeup);
     this.started = true;
   }
 

@@ -17,7 +17,7 @@
 //   action when executed; bytes are the IPv4 total length (p.ipLen).
 // * Trace code exists only when opts.trace is given.
 
-import type { Cond, Field, FunctionDef, Model, Operand, Stmt, ValueSet } from '../src/config/model.js';
+import type { CmpOp, Cond, Field, FunctionDef, Model, Operand, Stmt, ValueSet } from '../src/config/model.js';
 import { SUBTYPE_PROTO } from '../src/config/model.js';
 import type { HookFn, LogSink, NatActions } from '../stack/wire/pkt.js';
 import { fieldExpr } from './fields.js';
@@ -112,9 +112,7 @@ class Gen {
         return `!${this.cond(c.c, env)}`;
       case 'cmp': {
         const op = c.op === '==' ? '===' : c.op === '!=' ? '!==' : c.op;
-        if (c.left.kind === 'const' && c.right.kind === 'const') {
-          return String(new Function(`return ${num(c.left.value)} ${op} ${num(c.right.value)};`)());
-        }
+        if (c.left.kind === 'const' && c.right.kind === 'const') return String(compareConsts(c.op, c.left.value, c.right.value));
         return `(${this.operand(c.left, env)} ${op} ${this.operand(c.right, env)})`;
       }
       case 'in':
@@ -322,6 +320,17 @@ class Gen {
     const name = `FT${this.fnTables++}`;
     this.helpers.push(`const ${name} = [${names.join(', ')}];`);
     return name;
+  }
+}
+
+function compareConsts(op: CmpOp, a: number, b: number): boolean {
+  switch (op) {
+    case '==': return a === b;
+    case '!=': return a !== b;
+    case '<': return a < b;
+    case '>': return a > b;
+    case '<=': return a <= b;
+    case '>=': return a >= b;
   }
 }
 

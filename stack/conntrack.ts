@@ -104,6 +104,8 @@ export interface ConnDump {
   expiresInS: number;
 }
 
+/** u32 words per connection record. */
+const REC = 8;
 const WHEEL = 1024;
 const FRAG_SLOTS = 4096;
 const FRAG_MASK = FRAG_SLOTS - 1;
@@ -135,20 +137,11 @@ function pow2AtLeast(n: number): number {
 }
 
 export class Conntrack implements ConnHooks {
-  // Per-connection columns (reallocated on growth: never cache them across a track/insert).
-  oSrc = new Uint32Array(0);
-  oDst = new Uint32Array(0);
-  oSp = new Uint16Array(0);
-  oDp = new Uint16Array(0);
-  rSrc = new Uint32Array(0);
-  rDst = new Uint32Array(0);
-  rSp = new Uint16Array(0);
-  rDp = new Uint16Array(0);
-  proto = new Uint8Array(0);
-  flags = new Uint8Array(0);
-  tcpState = new Uint8Array(0);
-  /** Deadline in wheel seconds; linkedExp = the deadline the wheel slot was chosen for. */
-  expiry = new Uint32Array(0);
+  // Per-connection record, 8 x u32 (32 bytes, one cache line on a hit): original tuple
+  // (src, dst, sport << 16 | dport), reply tuple (same), meta (proto | flags << 8 |
+  // tcpState << 16), deadline (wheel seconds). Reallocated on growth.
+  private tab = new Uint32Array(0);
+  /** The deadline the wheel slot was chosen for. */
   private linkedExp = new Uint32Array(0);
   private wNext = new Int32Array(0);
   private wPrev = new Int32Array(0);
@@ -206,6 +199,25 @@ export class Conntrack implements ConnHooks {
     this.grow(Math.max(1024, Math.min(cfg.reserve ?? 0, this.maxCap)));
   }
 
+  // ---- record accessors ----------------------------------------------------------------
+
+  oSrc(c: number): number { return this.tab[c * REC]; }
+  oDst(c: number): number { return this.tab[c * REC + 1]; }
+  oSp(c: number): number { return this.tab[c * REC + 2] >>> 16; }
+  oDp(c: number): number { return this.tab[c * REC + 2] & 0xffff; }
+  rSrc(c: number): number { return this.tab[c * REC + 3]; }
+  rDst(c: number): number { return this.tab[c * REC + 4]; }
+  rSp(c: number): number { return this.tab[c * REC + 5] >>> 16; }
+  rDp(c: number): number { return this.tab[c * REC + 5] & 0xffff; }
+  proto(c: number): number { return this.tab[c * REC + 6] & 0xff; }
+  flags(c: number): number { return (this.tab[c * REC + 6] >>> 8) & 0xff; }
+  setFlags(c: number, bits: number): void { this.tab[c * REC + 6] |= bits << 8; }
+  clearFlags(c: number, bits: number): void { this.tab[c * REC + 6] &= ~(bits << 8); }
+  tcpState(c: number): number { return (this.tab[c * REC + 6] >>> 16) & 0xff; }
+  setTcpState(c: number, st: number): void { const i = c * REC + 6; this.tab[i] = (this.tab[i] & 0xff00ffff) | (st << 16); }
+  /** Deadline in wheel seconds (compare with `now`). */
+  expiry(c: number): number { return this.tab[c * REC + 7]; }
+
   /** Apply (new) settings; keeps every entry (reload). */
   configure(cfg: Partial<ConntrackConfig>): void {
     this.limit = cfg.limit ?? 0;
@@ -227,15 +239,12 @@ export class Conntrack implements ConnHooks {
     const old = this.capacity;
     if (newCap <= old) return;
     const cp32 = (a: Uint32Array) => { const n = new Uint32Array(newCap); n.set(a); return n; };
-    const cp16 = (a: Uint16Array) => { const n = new Uint16Array(newCap); n.set(a); return n; };
     const cp8 = (a: Uint8Array) => { const n = new Uint8Array(newCap); n.set(a); return n; };
     const cpi = (a: Int32Array) => { const n = new Int32Array(newCap); n.set(a); return n; };
-    this.oSrc = cp32(this.oSrc); this.oDst = cp32(this.oDst);
-    this.oSp = cp16(this.oSp); this.oDp = cp16(this.oDp);
-    this.rSrc = cp32(this.rSrc); this.rDst = cp32(this.rDst);
-    this.rSp = cp16(this.rSp); this.rDp = cp16(this.rDp);
-    this.proto = cp8(this.proto); this.flags = cp8(this.flags); this.tcpState = cp8(this.tcpState);
-    this.expiry = cp32(this.expiry); this.linkedExp = cp32(this.linkedExp);
+    const tab = new Uint32Array(newCap * REC);
+    tab.set(this.tab);
+    this.tab = tab;
+    this.linkedExp = cp32(this.linkedExp);
     this.wNext = cpi(this.wNext); this.wPrev = cpi(this.wPrev);
     this.live = cp8(this.live);
     const free = new Int32Array(newCap);
@@ -264,9 +273,10 @@ export class Conntrack implements ConnHooks {
   }
 
   private keyHash(c: number, dir: number): number {
-    return dir === DIR_ORIGINAL
-      ? this.hash(this.oSrc[c], this.oDst[c], this.oSp[c], this.oDp[c], this.proto[c])
-      : this.hash(this.rSrc[c], this.rDst[c], this.rSp[c], this.rDp[c], this.proto[c]);
+    const t = this.tab;
+    const b = c * REC + dir * 3;
+    const ports = t[b + 2];
+    return this.hash(t[b], t[b + 1], ports >>> 16, ports & 0xffff, t[c * REC + 6] & 0xff);
   }
 
   private indexInsert(c: number, dir: number): void {
@@ -303,18 +313,16 @@ export class Conntrack implements ConnHooks {
 
   /** (c << 1 | dir) of the connection that has this tuple as a key, or -1. */
   find(s: number, d: number, sp: number, dp: number, pr: number): number {
-    const idx = this.index, m = this.mask;
+    const idx = this.index, m = this.mask, t = this.tab;
+    const ports = ((sp << 16) | dp) >>> 0;
     let i = this.hash(s, d, sp, dp, pr) & m;
     for (;;) {
       const e = idx[i];
       if (e === 0) return -1;
       const v = e - 1;
-      const c = v >>> 1;
-      if (this.proto[c] === pr) {
-        if ((v & 1) === 0) {
-          if (this.oSrc[c] === s && this.oDst[c] === d && this.oSp[c] === sp && this.oDp[c] === dp) return v;
-        } else if (this.rSrc[c] === s && this.rDst[c] === d && this.rSp[c] === sp && this.rDp[c] === dp) return v;
-      }
+      const r = (v >>> 1) * REC;
+      const b = r + (v & 1) * 3;
+      if (t[b] === s && t[b + 1] === d && t[b + 2] === ports && (t[r + 6] & 0xff) === pr) return v;
       i = (i + 1) & m;
     }
   }
@@ -325,16 +333,17 @@ export class Conntrack implements ConnHooks {
     if (this.freeTop === 0) this.grow(Math.min(this.capacity * 2, this.maxCap));
     if (this.freeTop === 0) return -1;
     const c = this.free[--this.freeTop];
-    this.oSrc[c] = s; this.oDst[c] = d; this.oSp[c] = sp; this.oDp[c] = dp;
-    this.rSrc[c] = d; this.rDst[c] = s; this.rSp[c] = dp; this.rDp[c] = sp;
-    this.proto[c] = pr;
-    this.flags[c] = 0;
-    this.tcpState[c] = TCP_NONE;
+    const t = this.tab;
+    const r = c * REC;
+    const ports = ((sp << 16) | dp) >>> 0;
+    t[r] = s; t[r + 1] = d; t[r + 2] = ports;
+    t[r + 3] = d; t[r + 4] = s; t[r + 5] = ((dp << 16) | sp) >>> 0;
+    t[r + 6] = pr;
     this.live[c] = 1;
     this.indexInsert(c, DIR_ORIGINAL);
     this.indexInsert(c, DIR_REPLY);
     const exp = this.now + this.timeoutOf(c);
-    this.expiry[c] = exp;
+    t[r + 7] = exp;
     this.link(c, exp);
     this.entries++;
     this.counters[C_INSERTS]++;
@@ -343,11 +352,13 @@ export class Conntrack implements ConnHooks {
 
   /** Replace the reply tuple (NAT). False (and unchanged) when another connection owns it. */
   setReply(c: number, s: number, d: number, sp: number, dp: number): boolean {
-    if (this.rSrc[c] === s && this.rDst[c] === d && this.rSp[c] === sp && this.rDp[c] === dp) return true;
-    const other = this.find(s, d, sp, dp, this.proto[c]);
-    if (other >= 0) return false;
+    const t = this.tab;
+    const b = c * REC + 3;
+    const ports = ((sp << 16) | dp) >>> 0;
+    if (t[b] === s && t[b + 1] === d && t[b + 2] === ports) return true;
+    if (this.find(s, d, sp, dp, t[c * REC + 6] & 0xff) >= 0) return false;
     this.indexRemove(c, DIR_REPLY);
-    this.rSrc[c] = s; this.rDst[c] = d; this.rSp[c] = sp; this.rDp[c] = dp;
+    t[b] = s; t[b + 1] = d; t[b + 2] = ports;
     this.indexInsert(c, DIR_REPLY);
     return true;
   }
@@ -390,11 +401,11 @@ export class Conntrack implements ConnHooks {
 
   /** Timeout (s) for the connection's current state. */
   timeoutOf(c: number): number {
-    const pr = this.proto[c];
+    const pr = this.proto(c);
     const cls = pr === PROTO_TCP ? 0 : pr === PROTO_UDP ? 1 : 2;
-    const f = this.flags[c];
+    const f = this.flags(c);
     if (pr === PROTO_TCP && this.statefulTcp) {
-      const st = this.tcpState[c];
+      const st = this.tcpState(c);
       if (st === TCP_ESTABLISHED) return this.tmo[6];
       if (st === TCP_CLOSE || st === TCP_TIME_WAIT) return this.tmo[0];
       return (f & (F_CONFIRMED | F_REPLIED)) !== 0 ? this.tmo[3] : this.tmo[0];
@@ -407,8 +418,11 @@ export class Conntrack implements ConnHooks {
   /** Refresh the deadline after a packet or a state change. */
   touch(c: number): void {
     const exp = this.now + this.timeoutOf(c);
-    this.expiry[c] = exp;
-    if (exp < this.linkedExp[c]) {
+    const at = c * REC + 7;
+    // linkedExp <= the stored deadline always holds, so only an earlier deadline needs a look.
+    const prev = this.tab[at];
+    this.tab[at] = exp;
+    if (exp < prev && exp < this.linkedExp[c]) {
       this.unlink(c);
       this.link(c, exp);
     }
@@ -426,7 +440,7 @@ export class Conntrack implements ConnHooks {
       let c = this.wheelHead[slot];
       while (c >= 0) {
         const next = this.wNext[c];
-        const exp = this.expiry[c];
+        const exp = this.expiry(c);
         if (exp <= sec) {
           this.counters[C_EXPIRIES]++;
           this.remove(c);
@@ -508,12 +522,12 @@ export class Conntrack implements ConnHooks {
       if (pr === PROTO_TCP && this.statefulTcp) {
         if (!this.tcpStep(c, dir, thFlags)) return this.invalid(p, C_INVALID_TCP_STATE);
       } else if (dir === DIR_REPLY) {
-        this.flags[c] |= F_REPLIED;
+        this.setFlags(c, F_REPLIED);
       }
       this.touch(c);
       p.conn = c;
       p.dir = dir;
-      p.ctState = (this.flags[c] & F_REPLIED) !== 0 ? CT_ESTABLISHED : CT_NEW;
+      p.ctState = (this.flags(c) & F_REPLIED) !== 0 ? CT_ESTABLISHED : CT_NEW;
       if (!p.local) this.lastPkt = p;
       if ((dv.getUint8(p.l3 + 6) & 0x20) !== 0) this.fragRecord(p);
       return ACCEPT;
@@ -528,7 +542,7 @@ export class Conntrack implements ConnHooks {
     const c = this.insert(p.saddr, p.daddr, sp, dp, pr);
     if (c < 0) return this.full(p);
     if (pr === PROTO_TCP && this.statefulTcp) {
-      this.tcpState[c] = TCP_SYN_SENT;
+      this.setTcpState(c, TCP_SYN_SENT);
       this.touch(c);
     }
     this.created = true;
@@ -568,7 +582,7 @@ export class Conntrack implements ConnHooks {
     const c = v >>> 1;
     p.conn = c;
     p.dir = v & 1;
-    p.ctState = (this.flags[c] & F_REPLIED) !== 0 ? CT_ESTABLISHED : CT_NEW;
+    p.ctState = (this.flags(c) & F_REPLIED) !== 0 ? CT_ESTABLISHED : CT_NEW;
     return ACCEPT;
   }
 
@@ -616,22 +630,22 @@ export class Conntrack implements ConnHooks {
 
   /** The stateful TCP machine (no sequence window tracking). False = invalid packet. */
   private tcpStep(c: number, dir: number, fl: number): boolean {
-    const st = this.tcpState[c];
+    const st = this.tcpState(c);
     const syn = (fl & TH_SYN) !== 0, ack = (fl & TH_ACK) !== 0, rst = (fl & TH_RST) !== 0, fin = (fl & TH_FIN) !== 0;
     if (rst) {
-      this.tcpState[c] = TCP_CLOSE;
+      this.setTcpState(c, TCP_CLOSE);
       return true;
     }
     switch (st) {
       case TCP_SYN_SENT:
         if (dir === DIR_ORIGINAL) return syn && !ack;
         if (!syn) return false;
-        this.tcpState[c] = TCP_SYN_RECV;
-        this.flags[c] |= F_REPLIED;
+        this.setTcpState(c, TCP_SYN_RECV);
+        this.setFlags(c, F_REPLIED);
         return true;
       case TCP_SYN_RECV:
         if (syn) return dir === DIR_ORIGINAL ? !ack : true;
-        if (dir === DIR_ORIGINAL && ack) this.tcpState[c] = TCP_ESTABLISHED;
+        if (dir === DIR_ORIGINAL && ack) this.setTcpState(c, TCP_ESTABLISHED);
         if (fin) this.finStep(c, dir);
         return true;
       case TCP_ESTABLISHED:
@@ -639,13 +653,13 @@ export class Conntrack implements ConnHooks {
       case TCP_LAST_ACK:
         if (syn) return dir === DIR_REPLY && ack;
         if (fin) this.finStep(c, dir);
-        else if (st === TCP_LAST_ACK && ack) this.tcpState[c] = TCP_TIME_WAIT;
+        else if (st === TCP_LAST_ACK && ack) this.setTcpState(c, TCP_TIME_WAIT);
         return true;
       case TCP_TIME_WAIT:
       case TCP_CLOSE:
         if (syn && !ack && dir === DIR_ORIGINAL) {
-          this.tcpState[c] = TCP_SYN_SENT;
-          this.flags[c] &= ~(F_REPLIED | F_FIN0 | F_FIN1);
+          this.setTcpState(c, TCP_SYN_SENT);
+          this.clearFlags(c, (F_REPLIED | F_FIN0 | F_FIN1));
         }
         return !syn || (!ack && dir === DIR_ORIGINAL) || (ack && dir === DIR_REPLY);
       default:
@@ -654,14 +668,15 @@ export class Conntrack implements ConnHooks {
   }
 
   private finStep(c: number, dir: number): void {
-    const f = (this.flags[c] |= dir === DIR_ORIGINAL ? F_FIN0 : F_FIN1);
-    this.tcpState[c] = (f & (F_FIN0 | F_FIN1)) === (F_FIN0 | F_FIN1) ? TCP_LAST_ACK : TCP_FIN_WAIT;
+    this.setFlags(c, dir === DIR_ORIGINAL ? F_FIN0 : F_FIN1);
+    const f = this.flags(c);
+    this.setTcpState(c, (f & (F_FIN0 | F_FIN1)) === (F_FIN0 | F_FIN1) ? TCP_LAST_ACK : TCP_FIN_WAIT);
   }
 
   /** Mark the connection confirmed (it left the router once). */
   confirm(c: number): void {
-    if ((this.flags[c] & F_CONFIRMED) === 0) {
-      this.flags[c] |= F_CONFIRMED;
+    if ((this.flags(c) & F_CONFIRMED) === 0) {
+      this.setFlags(c, F_CONFIRMED);
       this.touch(c);
     }
   }
@@ -696,18 +711,18 @@ export class Conntrack implements ConnHooks {
     const out: ConnDump[] = [];
     for (let c = 0; c < this.capacity && out.length < max; c++) {
       if (!this.live[c]) continue;
-      const f = this.flags[c];
+      const f = this.flags(c);
       out.push({
         id: c,
-        proto: this.proto[c],
+        proto: this.proto(c),
         state: (f & F_REPLIED) !== 0 ? 'established' : 'new',
-        tcpState: this.proto[c] === PROTO_TCP && this.statefulTcp ? TCP_STATE_NAMES[this.tcpState[c]] : null,
+        tcpState: this.proto(c) === PROTO_TCP && this.statefulTcp ? TCP_STATE_NAMES[this.tcpState(c)] : null,
         confirmed: (f & F_CONFIRMED) !== 0,
         snat: (f & F_SNAT) !== 0,
         dnat: (f & F_DNAT) !== 0,
-        original: { src: ipString(this.oSrc[c]), dst: ipString(this.oDst[c]), sport: this.oSp[c], dport: this.oDp[c] },
-        reply: { src: ipString(this.rSrc[c]), dst: ipString(this.rDst[c]), sport: this.rSp[c], dport: this.rDp[c] },
-        expiresInS: this.expiry[c] - this.now,
+        original: { src: ipString(this.oSrc(c)), dst: ipString(this.oDst(c)), sport: this.oSp(c), dport: this.oDp(c) },
+        reply: { src: ipString(this.rSrc(c)), dst: ipString(this.rDst(c)), sport: this.rSp(c), dport: this.rDp(c) },
+        expiresInS: this.expiry(c) - this.now,
       });
     }
     return out;
@@ -723,9 +738,9 @@ export class Conntrack implements ConnHooks {
     for (let c = 0; c < this.capacity; c++) {
       if (!this.live[c]) continue;
       n++;
-      const pr = this.proto[c];
-      if (this.find(this.oSrc[c], this.oDst[c], this.oSp[c], this.oDp[c], pr) !== (c << 1)) return `conn ${c} not found by original tuple`;
-      if (this.find(this.rSrc[c], this.rDst[c], this.rSp[c], this.rDp[c], pr) !== ((c << 1) | 1)) return `conn ${c} not found by reply tuple`;
+      const pr = this.proto(c);
+      if (this.find(this.oSrc(c), this.oDst(c), this.oSp(c), this.oDp(c), pr) !== (c << 1)) return `conn ${c} not found by original tuple`;
+      if (this.find(this.rSrc(c), this.rDst(c), this.rSp(c), this.rDp(c), pr) !== ((c << 1) | 1)) return `conn ${c} not found by reply tuple`;
     }
     if (n !== this.entries) return `entries ${this.entries} but ${n} live`;
     return null;

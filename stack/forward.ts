@@ -205,10 +205,15 @@ export class Stack {
     for (let i = 0; i < ifs.length; i++) { ifs[i].rxInBatch = 0; ifs[i].txInBatch = 0; }
     let prevEnd = 0;
     const n = batch.count;
+    // In-place rewrites may grow a frame into the bytes before it (VLAN tag, virtio_net_hdr)
+    // only down to the end of the previous frame, and only when frames are in slab order.
+    let ascending = true;
+    for (let i = 1; i < n; i++) if (batch.off[i] < batch.off[i - 1] + batch.len[i - 1]) { ascending = false; break; }
+    const own = ls.vnet ? VNET_HDR_LEN : 0;
     for (let i = 0; i < n; i++) {
       const off = batch.off[i], len = batch.len[i];
       try {
-        this.input(ls, buf, off, len, prevEnd);
+        this.input(ls, buf, off, len, ascending ? prevEnd : off - own);
       } catch {
         this.counters.drop(-1, R.INTERNAL_ERROR);
         this.counters.fate[F_DROPPED]++;
@@ -260,7 +265,7 @@ export class Stack {
     this.counters.fate[F_DELIVERED]++;
   }
 
-  private input(ls: LinkState, buf: Uint8Array, off: number, len: number, prevEnd: number): void {
+  private input(ls: LinkState, buf: Uint8Array, off: number, len: number, floor: number): void {
     const c = this.counters;
     const lb = ls.index * 5;
     c.link[lb]++;
@@ -293,7 +298,7 @@ export class Stack {
     if (r !== R.OK) return this.dropRx(ifx, r);
     const s = p.saddr;
     if (s === 0xffffffff || s >>> 28 === 0xe || (s === ifc.address && s !== 0)) return this.dropRx(ifx, R.IP_BAD_SOURCE);
-    this.ipIn(ifc, p, group, prevEnd);
+    this.ipIn(ifc, p, group, floor);
   }
 
   /** Validate the IPv4 datagram at buf[l3, l3+avail) and fill p's L3/L4 fields. */
@@ -335,7 +340,7 @@ export class Stack {
     return R.OK;
   }
 
-  private ipIn(ifc: Iface, p: Pkt, group: boolean, prevEnd: number): void {
+  private ipIn(ifc: Iface, p: Pkt, group: boolean, floor: number): void {
     const hooks = this.hooks;
     const conn = hooks.conn;
     const ifx = ifc.index;
@@ -377,7 +382,7 @@ export class Stack {
       if (p.gsoType !== 0) return this.dropRx(ox, R.GSO_UNSUPPORTED);
       if (p.csumPartial && !completeChecksum(p)) return this.dropRx(ox, R.L4_BAD_CHECKSUM);
     }
-    this.forwardOut(p, oif, ols, nh, prevEnd);
+    this.forwardOut(p, oif, ols, nh, floor);
   }
 
   /** Input chain and delivery to the stack of `owner` (the Iface whose address it is). */
@@ -409,8 +414,9 @@ export class Stack {
 
   // ---- transmit ------------------------------------------------------------------------------
 
-  /** A forwarded datagram is ready (TTL done, chains passed): resolve and send in place. */
-  private forwardOut(p: Pkt, oif: Iface, ols: LinkState, nh: number, prevEnd: number): void {
+  /** A forwarded datagram is ready (TTL done, chains passed): resolve and send in place;
+   *  `floor` is the lowest slab offset the new link header may be written at. */
+  private forwardOut(p: Pkt, oif: Iface, ols: LinkState, nh: number, floor: number): void {
     const ox = oif.index;
     const nt = oif.neighbors;
     const ni = nt.resolved(nh, this.now);
@@ -424,7 +430,7 @@ export class Stack {
     const ehl = oif.vlan >= 0 ? 18 : 14;
     const fo = p.l3 - ehl;
     const buf = p.buf;
-    if (fo - (ols.vnet ? VNET_HDR_LEN : 0) < prevEnd || ols.fwdBuf !== buf) {
+    if (fo - (ols.vnet ? VNET_HDR_LEN : 0) < floor || ols.fwdBuf !== buf) {
       // No headroom for the new link header: send a copy.
       if (!this.emitCopy(oif, ni, buf, p.l3, p.ipLen, p.gsoType, p.gsoSize,
         p.csumPartial ? p.csumStart - frameToL3 : -1, p.csumOffset)) return this.dropRx(ox, R.TOO_BIG);

@@ -154,16 +154,11 @@ export class NatEngine implements ConnHooks, NatActions {
 
   /** Apply a (reloaded) configuration; pools, bindings and balancer sessions are kept. */
   configure(cfg: NatConfig, balancers: LoadBalancer[] = []): void {
-    const n = cfg.ifaces.length;
-    this.ifAddr = new Float64Array(n).fill(-1);
-    this.ifMasq = new Uint8Array(n);
-    for (let i = 0; i < n; i++) {
-      const a = cfg.ifaces[i].address;
-      this.ifAddr[i] = a === null ? -1 : a >>> 0;
-      this.ifMasq[i] = cfg.ifaces[i].masquerade ? 1 : 0;
-    }
     if (cfg.portRange) {
       const [lo, hi] = cfg.portRange;
+      if (!(Number.isInteger(lo) && Number.isInteger(hi) && lo >= 1 && lo <= hi && hi <= 65535)) {
+        throw new Error(`nat: invalid port range ${lo}..${hi}`);
+      }
       if (lo !== this.portLo || hi !== this.portHi) {
         if (this.pools.some((p) => p !== undefined && p.count !== p.size)) {
           throw new Error('nat: port range cannot change while pool ports are in use');
@@ -172,6 +167,14 @@ export class NatEngine implements ConnHooks, NatActions {
         this.portLo = lo;
         this.portHi = hi;
       }
+    }
+    const n = cfg.ifaces.length;
+    this.ifAddr = new Float64Array(n).fill(-1);
+    this.ifMasq = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      const a = cfg.ifaces[i].address;
+      this.ifAddr[i] = a === null ? -1 : a >>> 0;
+      this.ifMasq[i] = cfg.ifaces[i].masquerade ? 1 : 0;
     }
     this.balancers = balancers;
     this.balancerReg = new Int32Array(balancers.length);
@@ -205,7 +208,7 @@ export class NatEngine implements ConnHooks, NatActions {
   private release(c: number): void {
     const k = this.natPool[c];
     if (k >= 0) {
-      this.pools[k]?.put(this.ct.rDp[c]);
+      this.pools[k]?.put(this.ct.rDp(c));
       this.natPool[c] = -1;
     }
     const r = this.lbRef[c];
@@ -217,7 +220,7 @@ export class NatEngine implements ConnHooks, NatActions {
 
   /** The pool port a connection holds, or -1 (for tests and dumps). */
   poolPortOf(c: number): number {
-    return this.natPool[c] >= 0 ? this.ct.rDp[c] : -1;
+    return this.natPool[c] >= 0 ? this.ct.rDp(c) : -1;
   }
 
   /** Index into `pools` of the pool a connection holds a port of, or -1. */
@@ -231,7 +234,7 @@ export class NatEngine implements ConnHooks, NatActions {
     if (this.ct.classify(p) !== ACCEPT) return DROP;
     if (this.natPool.length < this.ct.capacity) this.sizeTo(this.ct.capacity);
     const c = p.conn;
-    const f = this.ct.flags[c];
+    const f = this.ct.flags(c);
     if (p.ctState === CT_RELATED) {
       if ((f & (F_SNAT | F_DNAT)) !== 0) this.icmpErrorDst(p, c, f);
       return ACCEPT;
@@ -248,7 +251,7 @@ export class NatEngine implements ConnHooks, NatActions {
     if (this.ct.classify(p) !== ACCEPT) return DROP;
     if (this.natPool.length < this.ct.capacity) this.sizeTo(this.ct.capacity);
     const c = p.conn;
-    const f = this.ct.flags[c];
+    const f = this.ct.flags(c);
     if (p.ctState === CT_RELATED) {
       if ((f & (F_SNAT | F_DNAT)) !== 0) this.icmpErrorDst(p, c, f);
       return ACCEPT;
@@ -261,7 +264,7 @@ export class NatEngine implements ConnHooks, NatActions {
     const c = p.conn;
     if (c < 0) return ACCEPT;
     const ct = this.ct;
-    let f = ct.flags[c];
+    let f = ct.flags(c);
     if (p.ctState === CT_RELATED) {
       if ((f & (F_SNAT | F_DNAT)) !== 0) this.icmpErrorSrc(p, c, f);
       return ACCEPT;
@@ -270,11 +273,11 @@ export class NatEngine implements ConnHooks, NatActions {
     if (p.dir === DIR_ORIGINAL) {
       if ((f & (F_SNAT | F_REPLIED | F_CONFIRMED)) === 0 && p.outIf >= 0 && p.outIf < this.ifMasq.length && this.ifMasq[p.outIf] === 1) {
         if (!this.masquerade(p, c, p.outIf)) return this.failed(p, c);
-        f = ct.flags[c];
+        f = ct.flags(c);
       }
-      if ((f & F_SNAT) !== 0) rewriteSrc(p, ct.rDst[c], ct.rDp[c]);
+      if ((f & F_SNAT) !== 0) rewriteSrc(p, ct.rDst(c), ct.rDp(c));
     } else if ((f & F_DNAT) !== 0) {
-      rewriteSrc(p, ct.oDst[c], ct.oDp[c]);
+      rewriteSrc(p, ct.oDst(c), ct.oDp(c));
     }
     if (this.lbRef[c] >= 0) this.countLb(c);
     ct.confirm(c);
@@ -298,9 +301,9 @@ export class NatEngine implements ConnHooks, NatActions {
   private translateDst(p: Pkt, c: number, f: number): void {
     const ct = this.ct;
     if (p.dir === DIR_ORIGINAL) {
-      if ((f & F_DNAT) !== 0) rewriteDst(p, ct.rSrc[c], ct.rSp[c]);
+      if ((f & F_DNAT) !== 0) rewriteDst(p, ct.rSrc(c), ct.rSp(c));
     } else if ((f & F_SNAT) !== 0) {
-      rewriteDst(p, ct.oSrc[c], ct.oSp[c]);
+      rewriteDst(p, ct.oSrc(c), ct.oSp(c));
     }
   }
 
@@ -312,12 +315,12 @@ export class NatEngine implements ConnHooks, NatActions {
     this.counters[N_ICMP_ERR_NAT]++;
     if (p.dir === DIR_ORIGINAL) {
       if ((f & F_DNAT) === 0) return;
-      if (p.daddr === ct.oDst[c]) setAddr(p, IP_DST, ct.rSrc[c]);
-      rewriteQuoted(p, IP_SRC, ct.rSrc[c], ct.rSp[c]);
+      if (p.daddr === ct.oDst(c)) setAddr(p, IP_DST, ct.rSrc(c));
+      rewriteQuoted(p, IP_SRC, ct.rSrc(c), ct.rSp(c));
     } else {
       if ((f & F_SNAT) === 0) return;
-      if (p.daddr === ct.rDst[c]) setAddr(p, IP_DST, ct.oSrc[c]);
-      rewriteQuoted(p, IP_SRC, ct.oSrc[c], ct.oSp[c]);
+      if (p.daddr === ct.rDst(c)) setAddr(p, IP_DST, ct.oSrc(c));
+      rewriteQuoted(p, IP_SRC, ct.oSrc(c), ct.oSp(c));
     }
   }
 
@@ -326,12 +329,12 @@ export class NatEngine implements ConnHooks, NatActions {
     const ct = this.ct;
     if (p.dir === DIR_ORIGINAL) {
       if ((f & F_SNAT) === 0) return;
-      if (p.saddr === ct.oSrc[c]) setAddr(p, IP_SRC, ct.rDst[c]);
-      rewriteQuoted(p, IP_DST, ct.rDst[c], ct.rDp[c]);
+      if (p.saddr === ct.oSrc(c)) setAddr(p, IP_SRC, ct.rDst(c));
+      rewriteQuoted(p, IP_DST, ct.rDst(c), ct.rDp(c));
     } else {
       if ((f & F_DNAT) === 0) return;
-      if (p.saddr === ct.rSrc[c]) setAddr(p, IP_SRC, ct.oDst[c]);
-      rewriteQuoted(p, IP_DST, ct.oDst[c], ct.oDp[c]);
+      if (p.saddr === ct.rSrc(c)) setAddr(p, IP_SRC, ct.oDst(c));
+      rewriteQuoted(p, IP_DST, ct.oDst(c), ct.oDp(c));
     }
   }
 
@@ -339,7 +342,7 @@ export class NatEngine implements ConnHooks, NatActions {
 
   private bindable(p: Pkt): boolean {
     const c = p.conn;
-    if (c < 0 || p.dir !== DIR_ORIGINAL || p.ctState === CT_RELATED || (this.ct.flags[c] & F_REPLIED) !== 0) {
+    if (c < 0 || p.dir !== DIR_ORIGINAL || p.ctState === CT_RELATED || (this.ct.flags(c) & F_REPLIED) !== 0) {
       this.counters[N_IGNORED]++;
       return false;
     }
@@ -347,7 +350,7 @@ export class NatEngine implements ConnHooks, NatActions {
   }
 
   private hasPorts(c: number): boolean {
-    const pr = this.ct.proto[c];
+    const pr = this.ct.proto(c);
     return pr === PROTO_TCP || pr === PROTO_UDP;
   }
 
@@ -355,15 +358,15 @@ export class NatEngine implements ConnHooks, NatActions {
     if (!this.bindable(p)) return;
     const ct = this.ct;
     const c = p.conn;
-    const na = addr >= 0 ? addr >>> 0 : ct.rSrc[c];
-    const np = port >= 0 && this.hasPorts(c) ? port : ct.rSp[c];
-    if (!ct.setReply(c, na, ct.rDst[c], np, ct.rDp[c])) {
+    const na = addr >= 0 ? addr >>> 0 : ct.rSrc(c);
+    const np = port >= 0 && this.hasPorts(c) ? port : ct.rSp(c);
+    if (!ct.setReply(c, na, ct.rDst(c), np, ct.rDp(c))) {
       this.counters[N_CLASH]++;
-      ct.flags[c] |= F_NATFAIL;
+      ct.setFlags(c, F_NATFAIL);
       return;
     }
-    if (na !== ct.oDst[c] || np !== ct.oDp[c]) ct.flags[c] |= F_DNAT;
-    else ct.flags[c] &= ~F_DNAT;
+    if (na !== ct.oDst(c) || np !== ct.oDp(c)) ct.setFlags(c, F_DNAT);
+    else ct.clearFlags(c, F_DNAT);
     this.counters[N_DNAT]++;
     rewriteDst(p, na, np);
   }
@@ -372,26 +375,26 @@ export class NatEngine implements ConnHooks, NatActions {
     if (!this.bindable(p)) return;
     const ct = this.ct;
     const c = p.conn;
-    const pr = ct.proto[c];
+    const pr = ct.proto(c);
     const k = this.natPool[c];
     if (k >= 0) {
-      this.pools[k]?.put(ct.rDp[c]);
+      this.pools[k]?.put(ct.rDp(c));
       this.natPool[c] = -1;
     }
-    const na = addr >= 0 ? addr >>> 0 : ct.rDst[c];
+    const na = addr >= 0 ? addr >>> 0 : ct.rDst(c);
     let ok: boolean;
     if (port >= 0 && this.hasPorts(c)) {
-      ok = ct.setReply(c, ct.rSrc[c], na, ct.rSp[c], port);
+      ok = ct.setReply(c, ct.rSrc(c), na, ct.rSp(c), port);
     } else {
-      ok = this.bindSource(c, na, ct.oSp[c], pr === PROTO_ICMP && isIcmpQueryPkt(p));
+      ok = this.bindSource(c, na, ct.oSp(c), pr === PROTO_ICMP && isIcmpQueryPkt(p));
     }
     if (!ok) {
       this.counters[N_CLASH]++;
-      ct.flags[c] |= F_NATFAIL;
+      ct.setFlags(c, F_NATFAIL);
       return;
     }
-    if (ct.rDst[c] !== ct.oSrc[c] || ct.rDp[c] !== ct.oSp[c]) ct.flags[c] |= F_SNAT;
-    else ct.flags[c] &= ~F_SNAT;
+    if (ct.rDst(c) !== ct.oSrc(c) || ct.rDp(c) !== ct.oSp(c)) ct.setFlags(c, F_SNAT);
+    else ct.clearFlags(c, F_SNAT);
     this.counters[N_SNAT]++;
   }
 
@@ -399,7 +402,7 @@ export class NatEngine implements ConnHooks, NatActions {
    *  a free one (ports 1024..65535). For echo, the id is both reply ports. */
   private bindSource(c: number, addr: number, port: number, echo: boolean): boolean {
     const ct = this.ct;
-    const rs = ct.rSrc[c], rsp = ct.rSp[c];
+    const rs = ct.rSrc(c), rsp = ct.rSp(c);
     if (echo ? ct.setReply(c, rs, addr, port, port) : ct.setReply(c, rs, addr, rsp, port)) return true;
     if (!echo && !this.hasPorts(c)) return false;
     let cand = 1024 + ((Math.imul(c + 1, 0x9e3779b1) >>> 0) % 64512);
@@ -418,12 +421,12 @@ export class NatEngine implements ConnHooks, NatActions {
     const addr = a >>> 0;
     const echo = isIcmpQueryPkt(p);
     if (!this.hasPorts(c) && !echo) {
-      if (!ct.setReply(c, ct.rSrc[c], addr, ct.rSp[c], ct.rDp[c])) { this.counters[N_CLASH]++; return false; }
-      ct.flags[c] |= F_SNAT;
+      if (!ct.setReply(c, ct.rSrc(c), addr, ct.rSp(c), ct.rDp(c))) { this.counters[N_CLASH]++; return false; }
+      ct.setFlags(c, F_SNAT);
       this.counters[N_MASQ]++;
       return true;
     }
-    if (!this.bindPoolPort(c, ifi, addr, ct.rSrc[c], ct.rSp[c], echo)) return false;
+    if (!this.bindPoolPort(c, ifi, addr, ct.rSrc(c), ct.rSp(c), echo)) return false;
     this.counters[N_MASQ]++;
     return true;
   }
@@ -431,13 +434,13 @@ export class NatEngine implements ConnHooks, NatActions {
   /** Take a port from ifi's pool so that reply tuple (rs, addr, rsp, port) is free. */
   private bindPoolPort(c: number, ifi: number, addr: number, rs: number, rsp: number, echo: boolean): boolean {
     const ct = this.ct;
-    const pool = this.pool(ifi, ct.proto[c]);
+    const pool = this.pool(ifi, ct.proto(c));
     for (let i = 0; i < POOL_RETRIES; i++) {
       const port = pool.take();
       if (port < 0) { this.counters[N_POOL_EXHAUSTED]++; return false; }
       if (echo ? ct.setReply(c, rs, addr, port, port) : ct.setReply(c, rs, addr, rsp, port)) {
-        this.natPool[c] = ifi * 3 + protoClass(ct.proto[c]);
-        ct.flags[c] |= F_SNAT;
+        this.natPool[c] = ifi * 3 + protoClass(ct.proto(c));
+        ct.setFlags(c, F_SNAT);
         return true;
       }
       pool.put(port);
@@ -462,11 +465,11 @@ export class NatEngine implements ConnHooks, NatActions {
       const na = lb.nodeAddr[node], np = lb.nodePort[node];
       if (sa < 0) { lb.noAddress++; return this.lbRefuse(p, c); }
       // DNAT to the node first (reply source), then a servers-Iface pool port as reply destination.
-      if (!ct.setReply(c, na, ct.rDst[c], np, ct.rDp[c]) || !this.bindPoolPort(c, lb.serversIf, sa >>> 0, na, np, false)) {
+      if (!ct.setReply(c, na, ct.rDst(c), np, ct.rDp(c)) || !this.bindPoolPort(c, lb.serversIf, sa >>> 0, na, np, false)) {
         lb.noAddress++;
         return this.lbRefuse(p, c);
       }
-      ct.flags[c] |= F_DNAT | F_SNAT;
+      ct.setFlags(c, F_DNAT | F_SNAT);
       this.lbRef[c] = (this.balancerReg[i] << 16) | node;
       lb.begin(node);
       this.counters[N_LB_NEW]++;

@@ -32,6 +32,8 @@ export class NaclDut implements Dut {
   /** The router's output from the last run, for diagnostics. */
   lastOutput = '';
 
+  constructor(private readonly startTimeoutMs = 120_000) {}
+
   async available(): Promise<string | null> {
     const root = repoRoot();
     if (!existsSync(join(root, 'dist', 'src', 'commands', 'run.js'))) {
@@ -56,7 +58,7 @@ export class NaclDut implements Dut {
     this.proc = background('nacl-router', '', cmd, args, root);
     const proc = this.proc;
     try {
-      await waitForLink(a, 600_000, () => proc.running);
+      await waitForLink(a, this.startTimeoutMs, () => proc.running);
       await waitForLink(b, 10_000, () => proc.running);
     } catch (err) {
       throw new Error(`${(err as Error).message}; router output: ${(proc.stderr + proc.stdout).trim().slice(-2000)}`);

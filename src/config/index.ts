@@ -40,7 +40,13 @@ export function loadConfig(text: string, file: string): { model: Model | null; d
       const msg = /too many rules/.test(e.message) ? `The configuration is too large: ${e.message}`
         : 'The configuration is nested too deeply to be checked';
       try { diags.error({ line: 1, col: 1, offset: 0, length: 1 }, msg); } catch { /* cap reached */ }
-    } else if (!(e instanceof TooManyErrors)) throw e;
+    } else if (!(e instanceof TooManyErrors)) {
+      // A checker bug must not take the caller down: report it as a located error.
+      try {
+        diags.error({ line: 1, col: 1, offset: 0, length: 1 }, `Internal error while checking: ${(e as Error).message}`,
+          'please report this input to the nacl-router maintainers');
+      } catch { /* cap reached */ }
+    }
   }
   if (diags.errors > 0) model = null;
   const order = { error: 0, warning: 1 };

@@ -17,7 +17,7 @@ t.test('show prints interfaces, routes, conntrack and chains with file:line', as
   t.match(r.stdout, /chain forward \(gateway myGateway\)/);
   t.match(r.stdout, /dnat to 192\.168\.0\.54 +# examples\/seed\.nacl:\d+/);
   t.match(r.stdout, /snat to 192\.168\.0\.1 +# examples\/seed\.nacl:\d+/);
-  t.match(r.stdout, /if ip\.saddr in \{ 192\.168\.0\.10-192\.168\.0\.200 \} and tcp\.dport in \{ 80, 443 \}/);
+  t.match(r.stdout, /if ip\.[sd]addr in \{ 192\.168\.0\.10-192\.168\.0\.200 \} and tcp\.dport in \{ 80, 443 \}/);
 });
 
 t.test('show --json prints the model', async (t) => {

@@ -159,3 +159,52 @@ t.test('callback exceptions, close in the callback, exit while running (child pr
   const exited = await runChild('exit');
   t.same(exited, { code: 0, out: 'exiting\n' }, 'process.exit with a running link');
 });
+
+t.test('send() with hostile offsets, lengths and counts: no crash, every frame accounted', async (t) => {
+  const name = `tf${pid}`;
+  const tap = new TapLink({ name, vnetHdr: true });
+  let pk: PacketLink | undefined;
+  t.teardown(() => {
+    pk?.close();
+    tap.close();
+  });
+  tap.setUp(true);
+  shQuiet('sysctl', '-qw', `net.ipv6.conf.${name}.disable_ipv6=1`);
+  pk = new PacketLink({ name, vnetHdr: true });
+  const { buf } = frames(16, 3, 64);
+  const off = new Int32Array(16);
+  const len = new Int32Array(16);
+  let seed = 12345;
+  const rnd = (n: number): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed % n;
+  };
+  const end = Date.now() + 1500;
+  let calls = 0;
+  let bad = 0;
+  while (Date.now() < end) {
+    for (let i = 0; i < 16; i++) {
+      switch (rnd(6)) {
+        case 0: off[i] = -rnd(100); break;
+        case 1: off[i] = buf.length - rnd(100); break;
+        case 2: off[i] = 0x7fffffff - rnd(10); break;
+        default: off[i] = (rnd(16) * 2048) + 64;
+      }
+      len[i] = rnd(5) === 0 ? rnd(40) - 20 : 14 + rnd(1500);
+    }
+    const count = rnd(24) - 4;
+    const want = Math.max(0, Math.min(count, 16));
+    for (const link of [tap, pk]) {
+      const dropped = link.stats.txDropped;
+      const sent = link.stats.txPackets;
+      const written = link.send(buf, off, len, count);
+      if (written + (link.stats.txDropped - dropped) !== want || link.stats.txPackets - sent !== written) bad++;
+    }
+    calls++;
+  }
+  t.equal(bad, 0, `written + dropped == count in all ${calls * 2} calls`);
+  t.throws(() => tap.send(new Int32Array(4) as unknown as Uint8Array, off, len, 1), TypeError);
+  t.throws(() => pk!.send(buf, new Uint32Array(4) as unknown as Int32Array, len, 1), TypeError);
+  tap.start(() => {});
+  t.throws(() => tap.start(() => {}), /already started/);
+});

@@ -53,12 +53,16 @@ async function main(): Promise<void> {
     const tj = JSON.parse(tcp.stdout) as { end: { sum_received: { bits_per_second: number } } };
     console.log(`${kind} vnetHdr=${vnetHdr} TCP: ${(tj.end.sum_received.bits_per_second / 1e9).toFixed(2)} Gbit/s ` +
       `(largest frame ${st.maxFrame} B)`);
+    const fwd0 = ab[0].stats.rxPackets;
+    const drop0 = ab[1].stats.txDropped;
+    const t0 = Date.now();
     const udp = await inNs(nsA, 'iperf3', ['-c', '10.204.0.2', '-p', '5209', '-u', '-l', '64', '-b', '0', '-t', secs, '-J'], 60000);
     if (udp.code !== 0 || !udp.stdout.includes('lost_packets')) throw new Error(`iperf3 UDP failed: ${udp.stdout}${udp.stderr}`);
     const uj = JSON.parse(udp.stdout) as { end: { sum: { packets: number; lost_packets: number; seconds: number } } };
     const s = uj.end.sum;
     console.log(`${kind} vnetHdr=${vnetHdr} UDP 64 B: sent ${(s.packets / s.seconds / 1e3).toFixed(0)} kpps, ` +
-      `received ${((s.packets - s.lost_packets) / s.seconds / 1e3).toFixed(0)} kpps (${(100 * s.lost_packets / s.packets).toFixed(1)}% lost)`);
+      `received ${((s.packets - s.lost_packets) / s.seconds / 1e3).toFixed(0)} kpps (${(100 * s.lost_packets / s.packets).toFixed(1)}% lost); ` +
+      `bridge forwarded ${((ab[0].stats.rxPackets - fwd0) / (Date.now() - t0)).toFixed(0)} kpps (tx dropped ${ab[1].stats.txDropped - drop0})`);
   } finally {
     await kill(server);
     ab?.[0].close();

@@ -83,7 +83,7 @@ t.test('random interleavings never lose a direction and never leak ports', async
     const w = fl.wire!;
     const back = { s: w.d, d: w.s, sp: w.dp, dp: w.sp };
     const v0 = ct.find(back.s, back.d, back.sp, back.dp, fl.proto);
-    const expectTranslated = v0 >= 0 && (v0 & 1) === DIR_REPLY && ct.oSrc[v0 >>> 1] === fl.orig.s && ct.oSp[v0 >>> 1] === fl.orig.sp;
+    const expectTranslated = v0 >= 0 && (v0 & 1) === DIR_REPLY && ct.oSrc(v0 >>> 1) === fl.orig.s && ct.oSp(v0 >>> 1) === fl.orig.sp;
     const f = frameOf(fl.proto, back, fl.sent === 1, true);
     const p = pktOf(f, { inIf: fl.outIf });
     let v = nat.track(p);

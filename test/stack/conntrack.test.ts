@@ -26,9 +26,9 @@ t.test('stateful TCP: handshake, data, teardown, states at each step, time_wait 
   t.ok(c >= 0);
   t.equal(p.ctState, CT_NEW);
   t.equal(p.dir, DIR_ORIGINAL);
-  t.equal(ct.tcpState[c], TCP_SYN_SENT);
+  t.equal(ct.tcpState(c), TCP_SYN_SENT);
   t.equal(ct.finish(p), ACCEPT);
-  t.equal(ct.expiry[c] - ct.now, 30, 'confirmed handshake uses the confirmed tcp timeout');
+  t.equal(ct.expiry(c) - ct.now, 30, 'confirmed handshake uses the confirmed tcp timeout');
 
   p = tcp(C, S, 40000, 80, SYN);
   t.equal(ct.track(p), ACCEPT, 'SYN retransmission');
@@ -40,13 +40,13 @@ t.test('stateful TCP: handshake, data, teardown, states at each step, time_wait 
   t.equal(p.conn, c);
   t.equal(p.dir, DIR_REPLY);
   t.equal(p.ctState, CT_ESTABLISHED, 'established once the reply direction is seen');
-  t.equal(ct.tcpState[c], TCP_SYN_RECV);
+  t.equal(ct.tcpState(c), TCP_SYN_RECV);
 
   p = tcp(C, S, 40000, 80, ACK);
   t.equal(ct.track(p), ACCEPT);
   t.equal(p.ctState, CT_ESTABLISHED);
-  t.equal(ct.tcpState[c], TCP_ESTABLISHED);
-  t.equal(ct.expiry[c] - ct.now, 300, 'established tcp timeout');
+  t.equal(ct.tcpState(c), TCP_ESTABLISHED);
+  t.equal(ct.expiry(c) - ct.now, 300, 'established tcp timeout');
 
   for (let i = 0; i < 3; i++) {
     p = tcp(S, C, 80, 40000, ACK);
@@ -55,15 +55,15 @@ t.test('stateful TCP: handshake, data, teardown, states at each step, time_wait 
   }
   p = tcp(C, S, 40000, 80, FIN | ACK);
   t.equal(ct.track(p), ACCEPT);
-  t.equal(ct.tcpState[c], TCP_FIN_WAIT);
-  t.equal(ct.expiry[c] - ct.now, 30);
+  t.equal(ct.tcpState(c), TCP_FIN_WAIT);
+  t.equal(ct.expiry(c) - ct.now, 30);
   p = tcp(S, C, 80, 40000, FIN | ACK);
   t.equal(ct.track(p), ACCEPT);
-  t.equal(ct.tcpState[c], TCP_LAST_ACK);
+  t.equal(ct.tcpState(c), TCP_LAST_ACK);
   p = tcp(C, S, 40000, 80, ACK);
   t.equal(ct.track(p), ACCEPT);
-  t.equal(ct.tcpState[c], TCP_TIME_WAIT);
-  t.equal(ct.expiry[c] - ct.now, 10, 'time_wait uses the short timeout');
+  t.equal(ct.tcpState(c), TCP_TIME_WAIT);
+  t.equal(ct.expiry(c) - ct.now, 10, 'time_wait uses the short timeout');
 
   ct.tick(clock.advance(9));
   t.equal(ct.entries, 1);
@@ -80,15 +80,15 @@ t.test('stateful TCP: reopen after close, RST, simultaneous open', async (t) => 
   const c = p.conn;
   p = tcp(S, C, 2, 1, RST | ACK);
   t.equal(ct.track(p), ACCEPT);
-  t.equal(ct.tcpState[c], TCP_CLOSE);
+  t.equal(ct.tcpState(c), TCP_CLOSE);
   p = tcp(C, S, 1, 2, SYN);
   t.equal(ct.track(p), ACCEPT, 'new SYN reopens');
   t.equal(p.conn, c);
-  t.equal(ct.tcpState[c], TCP_SYN_SENT);
+  t.equal(ct.tcpState(c), TCP_SYN_SENT);
   t.equal(p.ctState, CT_NEW);
   p = tcp(S, C, 2, 1, SYN);
   t.equal(ct.track(p), ACCEPT, 'simultaneous open');
-  t.equal(ct.tcpState[c], TCP_SYN_RECV);
+  t.equal(ct.tcpState(c), TCP_SYN_RECV);
 });
 
 t.test('stateful TCP: invalid packets dropped and counted', async (t) => {
@@ -126,18 +126,18 @@ t.test('simple tracker: any TCP packet creates an entry; timeouts by state', asy
   t.equal(ct.track(p), ACCEPT);
   t.equal(p.ctState, CT_NEW);
   const c = p.conn;
-  t.equal(ct.expiry[c] - ct.now, 10, 'unconfirmed');
+  t.equal(ct.expiry(c) - ct.now, 10, 'unconfirmed');
   ct.tick(clock.advance(10));
   t.equal(ct.entries, 0, 'an unconfirmed entry expires after 10 s');
 
   p = tcp(C, S, 7, 8, ACK);
   ct.track(p);
   ct.finish(p);
-  t.equal(ct.expiry[p.conn] - ct.now, 30, 'confirmed');
+  t.equal(ct.expiry(p.conn) - ct.now, 30, 'confirmed');
   p = tcp(S, C, 8, 7, ACK);
   ct.track(p);
   t.equal(p.ctState, CT_ESTABLISHED);
-  t.equal(ct.expiry[p.conn] - ct.now, 300);
+  t.equal(ct.expiry(p.conn) - ct.now, 300);
   ct.tick(clock.advance(299));
   t.equal(ct.entries, 1);
   p = tcp(C, S, 7, 8, ACK);
@@ -154,15 +154,15 @@ t.test('UDP flow and custom timeouts', async (t) => {
   let p = udp(C, S, 5353, 53);
   t.equal(ct.track(p), ACCEPT);
   const c = p.conn;
-  t.equal(ct.expiry[c] - ct.now, 3);
+  t.equal(ct.expiry(c) - ct.now, 3);
   ct.finish(p);
-  t.equal(ct.expiry[c] - ct.now, 7);
+  t.equal(ct.expiry(c) - ct.now, 7);
   p = udp(S, C, 53, 5353);
   ct.track(p);
   t.equal(p.conn, c);
   t.equal(p.dir, DIR_REPLY);
   t.equal(p.ctState, CT_ESTABLISHED);
-  t.equal(ct.expiry[c] - ct.now, 60);
+  t.equal(ct.expiry(c) - ct.now, 60);
   p = udp(C, S, 5353, 54);
   ct.track(p);
   t.not(p.conn, c, 'other port = other connection');

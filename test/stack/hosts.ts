@@ -26,6 +26,8 @@ export interface Parsed {
   dst: Uint8Array;
   src: Uint8Array;
   l3: number;
+  /** The virtio_net_hdr received with the frame (vnetHdr links). */
+  vnet?: Uint8Array;
 }
 
 /** A host on one end of a memory link. Answers ARP for its address when `arp` is on. */
@@ -35,7 +37,10 @@ export class Host {
   vlan = -1;
   constructor(readonly link: MemoryLink, readonly mac: Uint8Array, readonly addr: number) {
     link.start((b) => {
-      for (let i = 0; i < b.count; i++) this.onFrame(b.buf.slice(b.off[i], b.off[i] + b.len[i]));
+      for (let i = 0; i < b.count; i++) {
+        this.onFrame(b.buf.slice(b.off[i], b.off[i] + b.len[i]));
+        if (link.vnetHdr) this.frames[this.frames.length - 1].vnet = b.buf.slice(b.off[i] - 12, b.off[i]);
+      }
     });
   }
 
@@ -63,9 +68,11 @@ export class Host {
     return 18;
   }
 
-  send(f: Uint8Array): void {
-    const off = Int32Array.of(0), len = Int32Array.of(f.length);
-    this.link.send(f, off, len, 1);
+  send(f: Uint8Array, vnet?: Uint8Array): void {
+    const slab = new Uint8Array(12 + f.length);
+    if (vnet) slab.set(vnet, 0);
+    slab.set(f, 12);
+    this.link.send(slab, Int32Array.of(12), Int32Array.of(f.length), 1);
   }
 
   arpRequest(target: number): void {

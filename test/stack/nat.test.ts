@@ -159,7 +159,7 @@ t.test('seed port forward: outside:5001 -> 192.168.0.54:5001, source -> 192.168.
   f = eth(ipv4({ src: CLIENT, dst: OUT_ADDR }, TCP, tcpSeg(40000, 5001, ACK, 101, 501, 200)));
   r = pass(nat, f, OUT, IN, pre, post);
   t.equal(tuple(f), `${IN_ADDR}:40000>${SERVER}:5001`);
-  t.equal(ct.tcpState[c], TCP_ESTABLISHED);
+  t.equal(ct.tcpState(c), TCP_ESTABLISHED);
   checkFrame(t, f, r.p, 'ack+data');
 
   // GSO super-frame with a partial checksum through the same connection.
@@ -327,7 +327,7 @@ t.test('reload: the same Conntrack and NatEngine keep bindings and pools across 
   const q = pass(nat, g, OUT, IN);
   t.equal(q.v, ACCEPT);
   t.equal(tuple(g), `${REMOTE}:53>${SERVER}:1234`, 'binding survived the reload');
-  t.equal(ct.expiry[q.p.conn] - ct.now, 20, 'new timeouts apply to later packets');
+  t.equal(ct.expiry(q.p.conn) - ct.now, 20, 'new timeouts apply to later packets');
   t.throws(() => nat.configure({ ifaces: [], portRange: [1, 2] }), /port range/, 'pool range cannot change under live ports');
 });
 

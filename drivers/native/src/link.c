@@ -112,6 +112,8 @@ static void finalize(napi_env env, void *data, void *hint) {
   maybe_free(l);
 }
 
+/* Reads and delivers up to l->drain batches, stopping early once a batch comes back short
+ * (the queue is empty); the poll is level-triggered, so anything left fires again. */
 static void on_poll(uv_poll_t *h, int status, int events) {
   nl_link *l = h->data;
   if (l->closed || !l->polling) return;
@@ -121,26 +123,32 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     l->polling = 0;
     return;
   }
-  int n = l->kind == NL_KIND_TAP ? nl_tap_rx(l, l->batch) : nl_packet_rx(l, l->batch);
-  if (n <= 0 || l->closed) return;
-
   napi_env env = l->env;
-  napi_handle_scope scope;
-  napi_value cb, recv, arg, result;
-  napi_open_handle_scope(env, &scope);
-  napi_get_reference_value(env, l->cb_ref, &cb);
-  napi_get_global(env, &recv);
-  napi_create_int32(env, n, &arg);
-  l->in_cb = 1;
-  napi_status st = napi_make_callback(env, l->actx, recv, cb, 1, &arg, &result);
-  l->in_cb = 0;
-  if (st == napi_pending_exception) {
-    napi_value exc;
-    napi_get_and_clear_last_exception(env, &exc);
-    napi_fatal_exception(env, exc);
+  for (int round = 0; round < l->drain; round++) {
+    int n = l->kind == NL_KIND_TAP ? nl_tap_rx(l, l->batch) : nl_packet_rx(l, l->batch);
+    if (n <= 0 || l->closed) return;
+
+    napi_handle_scope scope;
+    napi_value cb, recv, arg, result;
+    napi_open_handle_scope(env, &scope);
+    napi_get_reference_value(env, l->cb_ref, &cb);
+    napi_get_global(env, &recv);
+    napi_create_int32(env, n, &arg);
+    l->in_cb = 1;
+    napi_status st = napi_make_callback(env, l->actx, recv, cb, 1, &arg, &result);
+    l->in_cb = 0;
+    if (st == napi_pending_exception) {
+      napi_value exc;
+      napi_get_and_clear_last_exception(env, &exc);
+      napi_fatal_exception(env, exc);
+    }
+    napi_close_handle_scope(env, scope);
+    if (l->closed) {
+      release_js(l);
+      return;
+    }
+    if (n < l->batch || !l->polling) return;
   }
-  napi_close_handle_scope(env, scope);
-  if (l->closed) release_js(l);
 }
 
 static nl_link *unwrap_this(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
@@ -169,10 +177,10 @@ static int typed(napi_env env, napi_value v, napi_typedarray_type want, void **d
   return 0;
 }
 
-/* start(slab: ArrayBuffer, slot, headroom, off: Int32Array, len: Int32Array, batch, cb) */
+/* start(slab: ArrayBuffer, slot, headroom, off: Int32Array, len: Int32Array, batch, cb[, drain]) */
 static napi_value m_start(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
+  size_t argc = 8;
+  napi_value argv[8];
   nl_link *l = unwrap_this(env, info, &argc, argv);
   if (!l) return NULL;
   if (l->closed) {
@@ -199,6 +207,10 @@ static napi_value m_start(napi_env env, napi_callback_info info) {
   napi_get_value_int32(env, argv[1], &slot);
   napi_get_value_int32(env, argv[2], &headroom);
   napi_get_value_int32(env, argv[5], &batch);
+  int32_t drain = 1;
+  if (argc >= 8 && napi_get_value_int32(env, argv[7], &drain) != napi_ok) drain = 1;
+  if (drain < 1) drain = 1;
+  if (drain > 64) drain = 64;
   void *offp, *lenp;
   if (typed(env, argv[3], napi_int32_array, &offp, &off_n, "off") < 0) return NULL;
   if (typed(env, argv[4], napi_int32_array, &lenp, &len_n, "len") < 0) return NULL;
@@ -219,6 +231,7 @@ static napi_value m_start(napi_env env, napi_callback_info info) {
   l->slot = slot;
   l->headroom = headroom;
   l->batch = batch;
+  l->drain = drain;
   l->off = offp;
   l->len = lenp;
   if (l->kind == NL_KIND_PACKET) nl_packet_prepare(l);

@@ -59,6 +59,7 @@ struct nl_link {
   int32_t *off;
   int32_t *len;
   int batch;
+  int drain;          /* most batches read per wakeup */
   int slot;
   int headroom;
 
