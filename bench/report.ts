@@ -8,7 +8,7 @@ import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import type { BenchResults, Point } from './harness.js';
 
-export type Metric = 'udp' | 'flood' | 'tcp' | 'p50idle' | 'p99idle' | 'p50load' | 'p99load' | 'conn' | 'load';
+export type Metric = 'udp' | 'flood' | 'tcp' | 'p50idle' | 'p99idle' | 'p50load' | 'p99load' | 'conn' | 'connDelivered' | 'load';
 
 const METRICS: Record<Metric, { title: string; unit: string; digits: number; nat: boolean; get: (p: Point) => number | undefined }> = {
   udp: { title: '64-byte UDP, highest rate with < 0.1% loss', unit: 'packets/s', digits: 0, nat: false, get: (p) => p.lossFree?.pps },
@@ -19,6 +19,7 @@ const METRICS: Record<Metric, { title: string; unit: string; digits: number; nat
   p50load: { title: 'Ping RTT p50 at 50% of the device\'s own loss-free rate', unit: 'ms', digits: 3, nat: false, get: (p) => p.latencyLoaded?.p50 },
   p99load: { title: 'Ping RTT p99 at 50% of the device\'s own loss-free rate', unit: 'ms', digits: 3, nat: false, get: (p) => p.latencyLoaded?.p99 },
   conn: { title: 'New connections/s with conntrack + source NAT (one UDP packet per new flow)', unit: 'flows/s', digits: 0, nat: true, get: (p) => p.conn?.perSecond },
+  connDelivered: { title: 'Share of the new-flow packets delivered (the rest were dropped under the unpaced burst)', unit: '%', digits: 1, nat: true, get: (p) => (p.conn && p.conn.flows > 0 ? (100 * p.conn.delivered) / p.conn.flows : undefined) },
   load: { title: 'Ruleset load time (setup step)', unit: 'ms', digits: 0, nat: false, get: (p) => p.setup?.loadMs },
 };
 
@@ -341,7 +342,7 @@ export async function writeReport(r: BenchResults, docsDir: string): Promise<str
     md.push('');
   }
   md.push('## Results', '', 'Medians over runs; (min–max) when there was more than one run.', '');
-  for (const metric of ['udp', 'flood', 'tcp', 'p50idle', 'p99idle', 'p50load', 'p99load', 'conn', 'load'] as Metric[]) {
+  for (const metric of ['udp', 'flood', 'tcp', 'p50idle', 'p99idle', 'p50load', 'p99load', 'conn', 'connDelivered', 'load'] as Metric[]) {
     if (chartRows(r, metric).length === 0 && metric !== 'load') continue;
     md.push(`### ${METRICS[metric].title}`, '', table(r, metric), '');
   }

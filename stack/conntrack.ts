@@ -2,7 +2,7 @@
 // kept across ruleset swaps (create it once, hand it to each new ruleset).
 //
 // Invariants:
-//  * A connection c (slot index) stores its original tuple (the first packet as it arrived,
+//  * A connection c (slot index) is one 32-byte record and stores its original tuple (the first packet as it arrived,
 //    before any NAT) and its reply tuple (a reply as it arrives, i.e. after NAT of the original
 //    direction). Both tuples are keys of one open-addressing index (linear probing,
 //    backward-shift deletion, no tombstones); bucket value = (c << 1 | dir) + 1, 0 = empty.
@@ -13,6 +13,9 @@
 //    out-of-state packets are invalid: track() drops and counts them; nothing passes untracked.
 //  * Expiry runs on a 1-second timer wheel advanced by tick(nowMs); a packet only stores its new
 //    deadline (the wheel re-files the connection lazily), unless the deadline moved earlier.
+//    The wheel slot's deadline (linkedExp) is never later than the stored deadline.
+//  * The stack's ICMP errors about the packet being processed (Time Exceeded, ...) are related
+//    to that packet's connection even when it is half translated (see related()).
 //  * Nothing allocates per packet; the arrays grow by doubling up to the cap (reserve pre-sizes).
 //  * The router does not reassemble forwarded datagrams: a first fragment (offset 0, MF) is
 //    tracked normally and recorded in a small direct-mapped map (source, destination, id,
@@ -361,11 +364,6 @@ export class Conntrack implements ConnHooks {
     t[b] = s; t[b + 1] = d; t[b + 2] = ports;
     this.indexInsert(c, DIR_REPLY);
     return true;
-  }
-
-  /** Would this reply tuple be free (for NAT port choice)? */
-  replyFree(s: number, d: number, sp: number, dp: number, pr: number): boolean {
-    return this.find(s, d, sp, dp, pr) < 0;
   }
 
   remove(c: number): void {

@@ -500,6 +500,11 @@ export class NatEngine implements ConnHooks, NatActions {
     };
   }
 
+  /** The active balancers (pass them to balancersFromModel() on reload to keep their sessions). */
+  activeBalancers(): readonly LoadBalancer[] {
+    return this.balancers;
+  }
+
   /** Balancer stats (active ones). */
   lbStats(): ReturnType<LoadBalancer['stats']>[] {
     return this.balancers.map((b) => b.stats());

@@ -7,7 +7,7 @@ import { parse, SyntaxError as PeggySyntaxError, type PeggyExpectation } from '.
 import type { ItemNode, SrcLoc, Value } from '../../grammar/ast.js';
 import type { ConntrackModel, Diagnostic, FunctionType, Model, Subtype, IfaceModel, TimerModel, LoadBalancerModel } from './model.js';
 import { Diagnostics, TooManyErrors, didYouMean, formatDiagnostics } from './diagnostics.js';
-import { RESERVED_NAMES, Resolver, findPair, nameText, type Element } from './values.js';
+import { RESERVED_NAMES, Resolver, addPair, findPair, nameText, type Element } from './values.js';
 import { FunctionChecker, SUBTYPES } from './functions.js';
 import { ElementChecker } from './elements.js';
 
@@ -329,7 +329,7 @@ function applyAssignment(a: ItemNode & { kind: 'assign' }, res: Resolver, diags:
         diags.error(a.pathLoc, `Member ${full} has already been set`, `first set at line ${p.keyLoc.line}`);
         return;
       }
-      cur.pairs.push({ key: path[i], keyLoc: a.pathLoc, value: a.value, loc: a.loc });
+      addPair(cur, { key: path[i], keyLoc: a.pathLoc, value: a.value, loc: a.loc });
       return;
     }
     if (!p) {

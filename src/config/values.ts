@@ -101,13 +101,46 @@ export function describeValue(v: Value): string {
   }
 }
 
-export function findPair(obj: Value & { kind: 'object' }, key: string, ci: boolean): Pair | undefined {
-  for (const p of obj.pairs) if (p.key === key) return p;
-  if (ci) {
-    const k = key.toLowerCase();
-    for (const p of obj.pairs) if (p.key.toLowerCase() === k) return p;
+/** Per-object key indexes (exact and lower-cased), so member lookups and assignments stay
+ *  O(1) even for objects with many members. Kept in step by addPair. */
+const pairIndex = new WeakMap<object, { exact: Map<string, Pair>; lower: Map<string, Pair>; size: number }>();
+
+function indexOf(obj: Value & { kind: 'object' }): { exact: Map<string, Pair>; lower: Map<string, Pair>; size: number } {
+  let ix = pairIndex.get(obj);
+  if (!ix || ix.size !== obj.pairs.length) {
+    ix = { exact: new Map(), lower: new Map(), size: obj.pairs.length };
+    for (const p of obj.pairs) {
+      if (!ix.exact.has(p.key)) ix.exact.set(p.key, p);
+      const k = p.key.toLowerCase();
+      if (!ix.lower.has(k)) ix.lower.set(k, p);
+    }
+    pairIndex.set(obj, ix);
   }
-  return undefined;
+  return ix;
+}
+
+export function findPair(obj: Value & { kind: 'object' }, key: string, ci: boolean): Pair | undefined {
+  if (obj.pairs.length < 8) {
+    for (const p of obj.pairs) if (p.key === key) return p;
+    if (ci) {
+      const k = key.toLowerCase();
+      for (const p of obj.pairs) if (p.key.toLowerCase() === k) return p;
+    }
+    return undefined;
+  }
+  const ix = indexOf(obj);
+  return ix.exact.get(key) ?? (ci ? ix.lower.get(key.toLowerCase()) : undefined);
+}
+
+export function addPair(obj: Value & { kind: 'object' }, pair: Pair): void {
+  const ix = pairIndex.get(obj);
+  obj.pairs.push(pair);
+  if (ix && ix.size === obj.pairs.length - 1) {
+    ix.size++;
+    if (!ix.exact.has(pair.key)) ix.exact.set(pair.key, pair);
+    const k = pair.key.toLowerCase();
+    if (!ix.lower.has(k)) ix.lower.set(k, pair);
+  }
 }
 
 export class Resolver {

@@ -1,5 +1,7 @@
 import t from 'tap';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { command } from '../../src/commands/trace.js';
 import { loadConfig } from '../../src/config/index.js';
@@ -112,5 +114,12 @@ t.test('the command: output, exit codes', async (t) => {
   t.match(bad.err, /bad packet spec: bad source port/);
   t.equal((await cli([FIXTURE])).code, 2, 'missing --packet');
   t.equal((await cli(['/nonexistent.nacl', '--packet', 'udp 1.1.1.1:1 > 2.2.2.2:2'])).code, 2, 'unreadable file');
+  const dir = mkdtempSync(join(tmpdir(), 'nacl-trace-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const badFile = join(dir, 'bad.nacl');
+  writeFileSync(badFile, 'Filter::IP f {\n  if (ip.bogus == 1) { drop }\n  accept\n}\n');
+  const inv = await cli([badFile, '--packet', 'udp 1.1.1.1:1 > 2.2.2.2:2']);
+  t.equal(inv.code, 1, 'invalid configuration');
+  t.match(inv.err, /bad\.nacl:2:\d+: error:/);
   t.end();
 });

@@ -23,7 +23,7 @@ t.test('missing interface -> exception with errno text', async (t) => {
 function vethInto(root: string, ns: string, cidr: string, offloads: boolean): void {
   const inner = `${root}n`;
   sh('ip', 'link', 'add', root, 'type', 'veth', 'peer', 'name', inner, 'netns', ns);
-  shQuiet('sysctl', '-qw', `net.ipv6.conf.${root}.disable_ipv6=1`);
+  shQuiet('sysctl', '-qw', `net.ipv6.conf.${root}.disable_ipv6=1`, `net.ipv4.conf.${root}.forwarding=0`);
   sh('ip', 'link', 'set', root, 'up');
   sh('ip', '-n', ns, 'addr', 'add', cidr, 'dev', inner);
   if (!offloads) sh('ip', 'netns', 'exec', ns, 'ethtool', '-K', inner, 'tso', 'off', 'gso', 'off', 'tx', 'off');

@@ -19,6 +19,13 @@ import { shQuiet, waitFor } from './tap-helpers.js';
 const pid = process.pid;
 const ETHERTYPE_TEST = 0x88b5; // IEEE local experimental: the kernel ignores it
 
+/** Keeps the host stack out of the test traffic on a root-namespace TAP: no IPv6, no
+ * forwarding of anything arriving on it. */
+function isolate(dev: string): void {
+  shQuiet('sysctl', '-qw', `net.ipv6.conf.${dev}.disable_ipv6=1`);
+  shQuiet('sysctl', '-qw', `net.ipv4.conf.${dev}.forwarding=0`);
+}
+
 /** Writes `n` test frames of varied length into `buf`, one per 2 KB slot after `head` bytes. */
 function frames(n: number, seed: number, head: number): { buf: Uint8Array; off: Int32Array; len: Int32Array } {
   const buf = new Uint8Array(n * 2048);
@@ -72,7 +79,7 @@ for (const vnetHdr of [true, false]) {
       tap.close();
     });
     tap.setUp(true);
-    shQuiet('sysctl', '-qw', `net.ipv6.conf.${name}.disable_ipv6=1`);
+    isolate(name);
     pk = new PacketLink({ name, vnetHdr, batch: 32 });
     const toTap = collector(1, vnetHdr);
     const toPk = collector(2, vnetHdr);
@@ -169,7 +176,7 @@ t.test('send() with hostile offsets, lengths and counts: no crash, every frame a
     tap.close();
   });
   tap.setUp(true);
-  shQuiet('sysctl', '-qw', `net.ipv6.conf.${name}.disable_ipv6=1`);
+  isolate(name);
   pk = new PacketLink({ name, vnetHdr: true });
   const { buf } = frames(16, 3, 64);
   const off = new Int32Array(16);

@@ -28,7 +28,7 @@ function links(): [Link, Link] {
   }
   for (const [dev, ns, cidr] of [[devA, nsA, '10.204.0.1/24'], [devB, nsB, '10.204.0.2/24']] as const) {
     sh('ip', 'link', 'add', dev, 'type', 'veth', 'peer', 'name', `${dev}n`, 'netns', ns);
-    shQuiet('sysctl', '-qw', `net.ipv6.conf.${dev}.disable_ipv6=1`);
+    shQuiet('sysctl', '-qw', `net.ipv6.conf.${dev}.disable_ipv6=1`, `net.ipv4.conf.${dev}.forwarding=0`);
     sh('ip', 'link', 'set', dev, 'up');
     sh('ip', '-n', ns, 'addr', 'add', cidr, 'dev', `${dev}n`);
     if (!vnetHdr) sh('ip', 'netns', 'exec', ns, 'ethtool', '-K', `${dev}n`, 'tso', 'off', 'gso', 'off', 'tx', 'off');

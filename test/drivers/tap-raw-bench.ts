@@ -13,7 +13,7 @@ const secs = Number(process.argv[3] ?? '3');
 const name = `rb${process.pid}`;
 const tap = new TapLink({ name, vnetHdr: false });
 tap.setUp(true);
-execFileSync('sysctl', ['-qw', `net.ipv6.conf.${name}.disable_ipv6=1`]);
+execFileSync('sysctl', ['-qw', `net.ipv6.conf.${name}.disable_ipv6=1`, `net.ipv4.conf.${name}.forwarding=0`]);
 const pk = new PacketLink({ name, vnetHdr: false });
 
 const N = 64;

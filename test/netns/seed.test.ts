@@ -27,7 +27,11 @@ if (why) {
       const r0 = lab.name('rvo'), r1 = lab.name('rvi');
       lab.veth(r0, tap0);
       lab.veth(r1, tap1);
-      for (const r of [r0, r1]) sh('ip', ['link', 'set', r, 'up']);
+      for (const r of [r0, r1]) {
+        // The router owns these ends: the host kernel must not answer or send on them.
+        sh('sysctl', ['-qw', `net.ipv6.conf.${r}.disable_ipv6=1`]);
+        sh('ip', ['link', 'set', r, 'up']);
+      }
       links = [`0=packet:${r0}`, `1=packet:${r1}`];
     }
     const router = await startRouter(lab, join(ROOT, 'examples', 'seed.nacl'), links, [tap0, tap1]);

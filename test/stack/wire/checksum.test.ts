@@ -12,7 +12,8 @@ t.test('RFC 1071 over the fixtures', async (t) => {
 t.test('RFC 1624 incremental updates equal a full recompute', async (t) => {
   let seed = 1;
   const rnd = (): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed; };
-  for (let i = 0; i < 500; i++) {
+  let bad = 0;
+  for (let i = 0; i < 300; i++) {
     const b = ECHO.slice(14, 34);
     const old32 = ((b[12] << 24) | (b[13] << 16) | (b[14] << 8) | b[15]) >>> 0;
     const neu = rnd();
@@ -20,13 +21,14 @@ t.test('RFC 1624 incremental updates equal a full recompute', async (t) => {
     const inc = csumUpdate32((ECHO[24] << 8) | ECHO[25], old32, neu);
     b[10] = 0; b[11] = 0;
     const full = checksum(b, 0, 20);
-    t.equal(inc === full || (inc === 0xffff && full === 0) || (inc === 0 && full === 0xffff), true);
+    if (!(inc === full || (inc === 0xffff && full === 0) || (inc === 0 && full === 0xffff))) bad++;
     const w = rnd() & 0xffff;
     const inc16 = csumUpdate16(full, (b[4] << 8) | b[5], w);
     b[4] = w >>> 8; b[5] = w;
     const full16 = checksum(b, 0, 20);
-    t.equal(inc16 === full16 || (inc16 ^ full16) === 0xffff && (inc16 === 0 || full16 === 0), true);
+    if (!(inc16 === full16 || ((inc16 ^ full16) === 0xffff && (inc16 === 0 || full16 === 0)))) bad++;
   }
+  t.equal(bad, 0, '300 random 32-bit and 16-bit rewrites');
 });
 
 t.test('pseudo-header and partial (offloaded) checksum', async (t) => {
