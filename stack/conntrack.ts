@@ -64,7 +64,8 @@ export const C_RELATED = 8;
 export const C_LOOKUPS = 9;
 export const C_FOUND = 10;
 export const C_REMOVED = 11;
-const N_COUNTERS = 12;
+export const C_INVALID_CLASH = 12;
+const N_COUNTERS = 13;
 
 export interface ConntrackConfig {
   /** Max connections; 0 = unlimited (the built-in cap still applies). */
@@ -330,7 +331,8 @@ export class Conntrack implements ConnHooks {
     }
   }
 
-  /** Create a connection from an original tuple (reply = its inverse). -1 when full. */
+  /** Create a connection from an original tuple (reply = its inverse). -1 when full.
+   *  The caller makes sure neither tuple is a key yet. */
   insert(s: number, d: number, sp: number, dp: number, pr: number): number {
     if (this.entries >= this.maxCap) return -1;
     if (this.freeTop === 0) this.grow(Math.min(this.capacity * 2, this.maxCap));
@@ -536,6 +538,11 @@ export class Conntrack implements ConnHooks {
     }
     if (pr === PROTO_ICMP && sp !== 0 && dv.getUint8(p.l4) === 0) {
       return this.invalid(p, C_INVALID_UNRELATED_ICMP);
+    }
+    // The new reply key must be free too: a packet whose inverse is another connection's key
+    // (e.g. one mimicking the untranslated reply of a NATed connection) cannot get an entry.
+    if ((p.saddr === p.daddr && sp === dp) || this.find(p.daddr, p.saddr, dp, sp, pr) >= 0) {
+      return this.invalid(p, C_INVALID_CLASH);
     }
     const c = this.insert(p.saddr, p.daddr, sp, dp, pr);
     if (c < 0) return this.full(p);

@@ -96,6 +96,7 @@ export class Stack {
   private ipId = 1;
   private readonly udpHandlers: Array<UdpHandler | undefined> = new Array(65536).fill(undefined);
   private readonly icmpBucket: TokenBucket;
+  private readonly echoBucket: TokenBucket;
   readonly wheel = new TimerWheel(100, 256, 8192);
   private readonly kindArp: number;
   private readonly arpTtlMs: number;
@@ -115,6 +116,7 @@ export class Stack {
     this.arpRetryMs = cfg.arpRetryMs ?? 1000;
     this.arpRetries = cfg.arpRetries ?? 3;
     this.icmpBucket = new TokenBucket(cfg.icmpRatePerSec ?? 100, cfg.icmpBurst ?? 50);
+    this.echoBucket = new TokenBucket(cfg.echoRatePerSec ?? 1000, cfg.echoBurst ?? 200);
     const batch = cfg.txBatch ?? 256;
     this.links = links.map((l, i) => new LinkState(i, l, batch, 256 * 1024));
     this.ifaces = cfg.ifaces.map((c, i) => new Iface(i, c, cache, qlim));
@@ -185,6 +187,11 @@ export class Stack {
     f.netmask = netmask >>> 0;
     f.broadcast = f.netmask && f.netmask !== 0xffffffff ? ((f.address | ~f.netmask) >>> 0) : 0;
     f.gateway = gateway >>> 0;
+    if (f.address !== 0 && this.started) {
+      if (!this.inBatch) this.now = this.clock();
+      this.sendArp(f, ARP_REQUEST, BROADCAST_MAC, 0, ZERO_MAC, 0, f.address);
+      if (!this.inBatch) this.flushAll();
+    }
   }
 
   snapshot(): StackCounters { return this.counters.snapshot(); }
@@ -226,26 +233,30 @@ export class Stack {
   }
 
   /** Send a UDP datagram from the router (source = egress Iface address) through routing,
-   *  the output and postrouting chains and ARP. Returns 0 or a drop reason. */
-  sendUdp(daddr: number, sport: number, dport: number, payload: Uint8Array, len = payload.length, payloadOff = 0): number {
+   *  the output and postrouting chains and ARP. `viaIf` pins the egress Iface (e.g. DHCP
+   *  broadcasts from an Iface without an address yet, sent from 0.0.0.0). Returns 0 (sent or
+   *  waiting for ARP) or a drop reason. */
+  sendUdp(daddr: number, sport: number, dport: number, payload: Uint8Array, len = payload.length, payloadOff = 0, viaIf = -1): number {
     if (!this.inBatch) this.now = this.clock();
+    daddr >>>= 0;
     let r: number = R.OK;
-    if (!this.resolveLocal(daddr >>> 0, -1)) {
-      r = R.NO_ROUTE;
-      this.counters.drop(-1, r);
-    } else {
+    if (!this.resolveLocal(daddr, viaIf) || (viaIf >= 0 && this.rIf !== viaIf)) {
+      if (viaIf >= 0 && viaIf < this.ifaces.length && daddr === 0xffffffff) { this.rIf = viaIf; this.rHop = daddr; }
+      else { this.counters.drop(-1, R.NO_ROUTE); r = R.NO_ROUTE; }
+    }
+    if (r === R.OK) {
       const oif = this.ifaces[this.rIf];
       const ls = this.links[oif.link];
       const ipLen = 28 + len;
-      const l3 = oif.address === 0 ? -2 : this.genReserve(ls, ipLen);
+      const l3 = oif.address === 0 && viaIf < 0 ? -2 : this.genReserve(ls, ipLen);
       if (l3 < 0) {
         r = l3 === -2 ? R.NO_ADDRESS : R.TOO_BIG;
         this.counters.drop(oif.index, r);
       } else {
         const g = ls.gen;
         for (let k = 0; k < len; k++) g[l3 + 28 + k] = payload[payloadOff + k];
-        emitUdp(g, l3 + 20, oif.address, daddr >>> 0, sport, dport, len);
-        emitIpv4(g, l3, ipLen, this.nextId(), 64, PROTO_UDP, oif.address, daddr >>> 0);
+        emitUdp(g, l3 + 20, oif.address, daddr, sport, dport, len);
+        emitIpv4(g, l3, ipLen, this.nextId(), 64, PROTO_UDP, oif.address, daddr);
         r = this.finishLocal(ls, oif, this.rHop, l3, ipLen);
       }
     }
@@ -465,13 +476,15 @@ export class Stack {
     return true;
   }
 
-  /** Datagram at ls.gen[l3, +ipLen), neighbor slot ni resolved: add the link header, commit. */
+  /** Datagram at ls.gen[l3, +ipLen), neighbor slot ni resolved (-1 = link broadcast): add
+   *  the link header, commit. */
   private commitResolved(ls: LinkState, oif: Iface, ni: number, l3: number, ipLen: number,
     gsoType: number, gsoSize: number, csumStartL3: number, csumOffset: number): void {
     const ehl = oif.vlan >= 0 ? 18 : 14;
     const fo = l3 - ehl;
     const g = ls.gen;
-    writeEth(g, fo, oif.neighbors.mac, ni * 6, oif);
+    if (ni >= 0) writeEth(g, fo, oif.neighbors.mac, ni * 6, oif);
+    else writeEth(g, fo, BROADCAST_MAC, 0, oif);
     if (ls.vnet) {
       const partial = csumStartL3 >= 0;
       writeVnet(g, fo - VNET_HDR_LEN, partial, gsoType, gsoSize, partial ? csumStartL3 + ehl : 0, csumOffset,
@@ -717,8 +730,9 @@ export class Stack {
     if (r !== R.OK) { c.drop(ox, r); return r; }
     c.add(ox, C_GENERATED, 1);
     const nt = oif.neighbors;
-    const ni = nt.resolved(nh, this.now);
-    if (ni < 0) {
+    const bcast = nh === 0xffffffff || (nh === oif.broadcast && nh !== 0);
+    const ni = bcast ? -1 : nt.resolved(nh, this.now);
+    if (ni < 0 && !bcast) {
       this.queuePending(oif, nh, KIND_LOCAL, ls.gen, l3, ipLen, 0, 0, -1, 0);
       return R.OK;
     }
@@ -728,7 +742,7 @@ export class Stack {
   }
 
   private echoReply(owner: Iface, p: Pkt): void {
-    if (!this.icmpBucket.take(this.now)) { this.counters.icmp[1]++; return; }
+    if (!this.echoBucket.take(this.now)) { this.counters.icmp[1]++; return; }
     if (!this.resolveLocal(p.saddr, owner.index)) { this.counters.drop(owner.index, R.NO_ROUTE); return; }
     const oif = this.ifaces[this.rIf];
     const ls = this.links[oif.link];

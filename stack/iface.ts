@@ -54,9 +54,11 @@ export interface StackConfig {
   arpTtlMs?: number;
   arpRetryMs?: number;
   arpRetries?: number;
-  /** Generated ICMP (errors and echo replies) rate limit. */
+  /** Rate limits (token buckets) for ICMP errors and, separately, echo replies. */
   icmpRatePerSec?: number;
   icmpBurst?: number;
+  echoRatePerSec?: number;
+  echoBurst?: number;
   /** Frames per link transmit batch (forwarded and generated each). */
   txBatch?: number;
 }

@@ -223,6 +223,11 @@ export class NatEngine implements ConnHooks, NatActions {
     return this.natPool[c] >= 0 ? this.ct.rDp(c) : -1;
   }
 
+  /** The balancer session a connection is (registry << 16 | node), or -1. */
+  sessionOf(c: number): number {
+    return c < this.lbRef.length ? this.lbRef[c] : -1;
+  }
+
   /** Index into `pools` of the pool a connection holds a port of, or -1. */
   poolIndexOf(c: number): number {
     return c < this.natPool.length ? this.natPool[c] : -1;

@@ -5,6 +5,7 @@
 import t from 'tap';
 import { Conntrack } from '../../stack/conntrack.js';
 import { NatEngine } from '../../stack/nat.js';
+import { LoadBalancer } from '../../stack/lb.js';
 import { ACCEPT, DIR_REPLY } from '../../stack/wire/pkt.js';
 import { ACK, Clock, ICMP, SYN, TCP, UDP, eth, icmpEcho, ip, ipv4, pktOf, tcpSeg, udpDgram, verifyFrame, T0 } from './ct-helpers.js';
 
@@ -14,7 +15,7 @@ const SNAT_ADDR = ip('172.16.0.9'), SERVER = ip('192.168.0.54');
 const BUDGET_MS = 3500;
 
 interface Tuple { s: number; d: number; sp: number; dp: number }
-interface Flow { proto: number; orig: Tuple; kind: 'masq' | 'dnat' | 'snat'; inIf: number; outIf: number; wire: Tuple | null; sent: number }
+interface Flow { proto: number; orig: Tuple; kind: 'masq' | 'dnat' | 'snat' | 'lb'; inIf: number; outIf: number; wire: Tuple | null; sent: number }
 
 function rng(seed: number) {
   let x = seed >>> 0 || 1;
@@ -31,24 +32,33 @@ function frameOf(proto: number, tp: Tuple, first: boolean, reply: boolean): Uint
 }
 
 t.test('random interleavings never lose a direction and never leak ports', async (t) => {
-  const seed = (Date.now() ^ process.pid) >>> 0;
+  const seed = process.env.CT_SEED ? Number(process.env.CT_SEED) : (Date.now() ^ process.pid) >>> 0;
   t.comment(`seed ${seed}`);
   const rand = rng(seed);
   const pick = <T>(a: T[]): T => a[Math.floor(rand() * a.length)];
   const clock = new Clock();
   const ct = new Conntrack({ limit: 3000 }, T0);
+  const lb = new LoadBalancer({
+    name: 'lb', clientsIf: OUT, vip: OUT_ADDR, port: 80, serversIf: IN, sessionLimit: 40, waitQueueLimit: 0,
+    nodes: [{ address: ip('192.168.0.100'), port: 8080 }, { address: ip('192.168.0.101'), port: 8080 }],
+  });
   const nat = new NatEngine(ct, {
     ifaces: [{ address: OUT_ADDR, masquerade: true }, { address: IN_ADDR, masquerade: false }, { address: OUT2_ADDR, masquerade: false }],
     portRange: [50000, 50063],
-  });
+  }, [lb]);
   const flows: Flow[] = [];
   let steps = 0, passed = 0, dropped = 0, replies = 0, checkedReplies = 0;
   const problems: string[] = [];
 
   const newFlow = (): Flow => {
-    const proto = pick([TCP, UDP, ICMP]);
-    const kind = pick(['masq', 'dnat', 'snat'] as const);
+    let proto = pick([TCP, UDP, ICMP]);
+    const kind = pick(['masq', 'dnat', 'snat', 'lb'] as const);
     const sp = 1000 + Math.floor(rand() * 8);
+    if (kind === 'lb') {
+      proto = TCP;
+      const orig = { s: ip(`10.0.${4 + Math.floor(rand() * 4)}.${1 + Math.floor(rand() * 20)}`), d: OUT_ADDR, sp, dp: 80 };
+      return { proto, orig, kind, inIf: OUT, outIf: IN, wire: null, sent: 0 };
+    }
     if (kind === 'dnat') {
       const orig = { s: ip(`10.0.${Math.floor(rand() * 4)}.${1 + Math.floor(rand() * 20)}`), d: OUT_ADDR, sp, dp: proto === ICMP ? sp : 5000 + Math.floor(rand() * 4) };
       return { proto, orig, kind, inIf: OUT, outIf: IN, wire: null, sent: 0 };
@@ -116,6 +126,12 @@ t.test('random interleavings never lose a direction and never leak ports', async
       s.add(port);
       if (!nat.pools[k]!.isTaken(port)) problems.push(`pool ${k} port ${port} held but marked free`);
     }
+    let sessions = 0;
+    for (let c = 0; c < ct.capacity; c++) if (ct.live[c] && nat.sessionOf(c) >= 0) sessions++;
+    if (sessions !== lb.active) problems.push(`balancer counts ${lb.active} sessions, ${sessions} live`);
+    if (lb.active > lb.sessionLimit) problems.push('session limit exceeded');
+    const perNode = lb.stats().nodes.reduce((a, n) => a + n.active, 0);
+    if (perNode !== lb.active) problems.push('per-node sessions do not add up');
     nat.pools.forEach((pool, k) => {
       if (!pool) return;
       const n = held.get(k)?.size ?? 0;
@@ -149,10 +165,12 @@ t.test('random interleavings never lose a direction and never leak ports', async
   t.ok(steps > 500, `${steps} steps, ${passed} passed, ${dropped} dropped, ${replies} replies (${checkedReplies} checked)`);
   t.ok(checkedReplies > 50);
   const exhausted = nat.stats().poolExhausted;
-  t.comment(`pool exhausted ${exhausted} times, clashes ${nat.stats().clashes}, entries ${ct.entries}`);
+  t.comment(`pool exhausted ${exhausted} times, clashes ${nat.stats().clashes}, entries ${ct.entries}, lb sessions ${nat.stats().lbNew} (refused ${lb.refused})`);
+  t.ok(nat.stats().lbNew > 0, 'balancer exercised');
 
   ct.tick(clock.advance(4000));
   t.equal(ct.entries, 0, 'everything expires');
   t.equal(ct.verify(), null);
   for (const pool of nat.pools) if (pool) t.equal(pool.count, pool.size, 'every pool port back');
+  t.equal(lb.active, 0, 'every balancer session ended');
 });

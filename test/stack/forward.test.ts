@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { memoryPair, pumpAll } from '../../drivers/memory.js';
+import { MemoryLink, memoryPair, pumpAll } from '../../drivers/memory.js';
 import { Stack } from '../../stack/forward.js';
 import { ACCEPT_ALL, acceptAllHooks } from '../../stack/iface.js';
 import type { StackHooks } from '../../stack/iface.js';
@@ -15,8 +15,9 @@ import { IcmpView } from '../../stack/wire/icmp.js';
 import { formatIpv4, Ipv4View } from '../../stack/wire/ipv4.js';
 import { ACCEPT, DROP, HOOK_FORWARD, HOOK_INPUT, HOOK_OUTPUT, HOOK_POSTROUTING, HOOK_PREROUTING, Pkt } from '../../stack/wire/pkt.js';
 import type { ConnHooks } from '../../stack/wire/pkt.js';
+import { NO_ADDRESS } from '../../stack/wire/reason.js';
 import { UdpView } from '../../stack/wire/udp.js';
-import { A_MAC, B_MAC, Host, ip, ipv4, ipValid, Parsed, R_MAC, twoLegs } from './hosts.js';
+import { A_MAC, B_MAC, Host, ip, ipv4, ipValid, mac, Parsed, R_MAC, twoLegs } from './hosts.js';
 
 const arpOf = (p: Parsed): ArpView => new ArpView().reset(p.bytes, p.l3, p.bytes.length - p.l3);
 const icmpOf = (p: Parsed): IcmpView => {
@@ -395,24 +396,46 @@ t.test('frames packed back to back: adding a VLAN tag never overwrites a neighbo
   stack.start();
   b.arpRequest(ip('10.0.10.1'));
   pumpAll([r0, r1, h0, h1]); b.take();
-  const a = new Host(new (memoryPair('x', A_MAC, 'y', A_MAC)[0].constructor as typeof r0)('z', A_MAC), A_MAC, ip('10.0.0.10'));
+  const a = new Host(new MemoryLink('spare', A_MAC), A_MAC, ip('10.0.0.10'));
   const frames = [0, 1, 2, 3].map((i) => a.ipFrame(R_MAC[0], ip('10.0.0.10'), ip('10.0.10.20'), 17,
     Uint8Array.from([0x13, 0x88, 0x0f, 0xa0, 0, 12, 0, 0, i, i, i, i]), 64, i));
-  for (const order of [[0, 1, 2, 3], [3, 2, 1, 0]]) {
-    const slab = new Uint8Array(frames.length * frames[0].length);
-    const off = new Int32Array(4), len = new Int32Array(4);
-    let pos = 0;
-    for (const i of order) { slab.set(frames[i], pos); off[order.indexOf(i)] = pos; len[order.indexOf(i)] = frames[i].length; pos += frames[i].length; }
-    const batch = { buf: slab, off, len, count: 4 };
-    // Frames in slab order but queried in `order`: index k of the batch is frames[order[k]].
-    for (let k = 0; k < 4; k++) { off[k] = k * frames[0].length; slab.set(frames[order[k]], off[k]); }
-    stack.receive(0, batch);
+  const L = frames[0].length;
+  for (const descending of [false, true]) {
+    const slab = new Uint8Array(4 * L);
+    const off = new Int32Array(4), len = new Int32Array(4).fill(L);
+    for (let k = 0; k < 4; k++) { off[k] = (descending ? 3 - k : k) * L; slab.set(frames[k], off[k]); }
+    stack.receive(0, { buf: slab, off, len, count: 4 });
     pumpAll([h1]);
     const got = b.take().filter((p) => p.ethertype === 0x0800);
-    t.equal(got.length, 4, `order ${order}`);
-    const ids = got.map((p) => ipv4(p).id).sort();
-    t.same(ids, [0, 1, 2, 3], 'each frame intact');
+    t.equal(got.length, 4, descending ? 'slab order reversed' : 'slab order');
+    t.same(got.map((p) => ipv4(p).id).sort(), [0, 1, 2, 3], 'each frame intact');
     t.ok(got.every((p) => p.vlan === 10 && ipValid(p) && p.bytes[p.l3 + 28] === ipv4(p).id), 'tagged, valid, payload matches');
   }
+  t.ok(ledger(stack));
+});
+
+t.test('an Iface without an address (DHCP): broadcast from 0.0.0.0, then setAddress announces itself', async (t) => {
+  const fx = twoLegs({ ifaces: [{}, { address: 0, netmask: null }] });
+  const { stack, b } = fx;
+  stack.start(); fx.pump();
+  t.equal(b.take().length, 0, 'no gratuitous ARP without an address');
+  b.arpRequest(ip('10.0.1.1')); fx.pump();
+  t.equal(b.take().length, 0, 'no ARP answers without an address');
+  const replies: number[] = [];
+  stack.bindUdp(68, (_b, _o, len, saddr) => { replies.push(saddr, len); });
+  t.equal(stack.sendUdp(0xffffffff, 68, 67, Buffer.from('DHCPDISCOVER'), 12, 0, 1), 0);
+  t.equal(stack.sendUdp(ip('10.0.1.20'), 68, 67, Buffer.from('x')), NO_ADDRESS, 'no source address without viaIf');
+  fx.pump();
+  const got = b.take();
+  t.equal(got.length, 1);
+  t.ok(Buffer.from(got[0].dst).equals(Buffer.from([255, 255, 255, 255, 255, 255])), 'link broadcast');
+  t.equal(ipv4(got[0]).saddr, 0); t.equal(ipv4(got[0]).daddr, 0xffffffff); t.ok(ipValid(got[0]));
+  b.udp(mac('ff:ff:ff:ff:ff:ff'), 0xffffffff, 67, 68, Buffer.from('OFFER'));
+  fx.pump();
+  t.same(replies, [ip('10.0.1.20'), 5], 'broadcast reply delivered to the bound port');
+  stack.setAddress(1, ip('10.0.1.1'), ip('255.255.255.0'));
+  fx.pump();
+  const g = b.take().filter((p) => p.ethertype === 0x0806).map(arpOf);
+  t.equal(g.length, 1); t.equal(g[0].spa, ip('10.0.1.1')); t.equal(g[0].tpa, ip('10.0.1.1'));
   t.ok(ledger(stack));
 });
