@@ -1,4 +1,4 @@
-// Sets for `field in SET`: exact values in an open-addressing hash table over a Float64Array,
+// Sets for `field in SET`: exact values in an open-addressing hash table over a Uint32Array,
 // ranges and CIDRs as merged, sorted, disjoint intervals searched by bisection.
 // Invariants: field values are integers in [0, 2^32); set members that no field value can equal
 // (negative, fractional, >= 2^32) are dropped at build time, exact members inside an interval
@@ -7,8 +7,6 @@
 import type { ValueSet } from '../src/config/model.js';
 
 const MAX_U32 = 0xffffffff;
-/** Empty slot marker in the exact-value table (no field value is negative). */
-const EMPTY = -1;
 
 export interface NormalSet {
   /** Sorted, unique, not inside any interval. */
@@ -64,11 +62,13 @@ const MAX_BUCKET_BITS = 18;
  *  cost does not grow with the number of intervals for evenly spread sets. */
 export class NumberSet {
   readonly size: number;
-  private readonly table: Float64Array;
+  /** Exact values, open addressing; 0 marks an empty slot (value 0 itself is `zero`). */
+  private readonly table: Uint32Array;
+  private readonly zero: boolean;
   private readonly mask: number;
   private readonly shift: number;
-  private readonly los: Float64Array;
-  private readonly his: Float64Array;
+  private readonly los: Uint32Array;
+  private readonly his: Uint32Array;
   private readonly nr: number;
   private readonly base: number;
   private readonly top: number;
@@ -80,18 +80,21 @@ export class NumberSet {
     const n = set.exact.length;
     let bits = 1;
     while ((1 << bits) < n * 2) bits++;
-    this.table = new Float64Array(1 << bits).fill(EMPTY);
+    this.table = new Uint32Array(1 << bits);
     this.mask = (1 << bits) - 1;
     this.shift = 32 - bits;
+    let zero = false;
     for (const v of set.exact) {
+      if (v === 0) { zero = true; continue; }
       let h = hashU32(v, this.shift);
-      while (this.table[h] !== EMPTY) h = (h + 1) & this.mask;
+      while (this.table[h] !== 0) h = (h + 1) & this.mask;
       this.table[h] = v;
     }
+    this.zero = zero;
     const nr = set.ranges.length;
     this.nr = nr;
-    this.los = new Float64Array(nr);
-    this.his = new Float64Array(nr);
+    this.los = new Uint32Array(nr);
+    this.his = new Uint32Array(nr);
     set.ranges.forEach(([a, b], i) => { this.los[i] = a; this.his[i] = b; });
     this.base = nr > 0 ? this.los[0]! : 1;
     this.top = nr > 0 ? this.his[nr - 1]! : 0;
@@ -114,14 +117,16 @@ export class NumberSet {
   }
 
   has(v: number): boolean {
-    const t = this.table;
-    let h = Math.imul(v, 0x9e3779b1) >>> this.shift;
-    for (;;) {
-      const k = t[h]!;
-      if (k === v) return true;
-      if (k === EMPTY) break;
-      h = (h + 1) & this.mask;
-    }
+    if (v !== 0) {
+      const t = this.table;
+      let h = Math.imul(v, 0x9e3779b1) >>> this.shift;
+      for (;;) {
+        const k = t[h]!;
+        if (k === v) return true;
+        if (k === 0) break;
+        h = (h + 1) & this.mask;
+      }
+    } else if (this.zero) return true;
     if (!(v >= this.base && v <= this.top)) return false;
     const bk = (v - this.base) >>> this.bshift;
     const his = this.his;

@@ -2,12 +2,13 @@
 //   taskset -c DUT node bin/nacl-router.js run FILE --link 0=tap:<p>a --link 1=tap:<p>b
 // The router creates both TAPs; once they exist the harness moves their kernel sides into the
 // client and server namespaces and configures addresses and routes (the router answers ARP for
-// 10.10.1.1 and 10.10.2.1 itself). The NaCl file comes from gen/rulesets.ts.
+// 10.10.1.1 and 10.10.2.1 itself). The NaCl file comes from gen/rulesets.ts. Under the 'rt'
+// policy only the router's main thread runs SCHED_FIFO (see setup).
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { naclRuleset } from '../gen/rulesets.js';
-import { background, type Background } from '../proc.js';
+import { background, run, type Background } from '../proc.js';
 import { repoRoot } from '../programs.js';
 import { onCpu, RT } from '../sched.js';
 import { waitForLink, type Topology } from '../topology.js';
@@ -52,7 +53,10 @@ export class NaclDut implements Dut {
     const file = join(this.dir, 'bench.nacl');
     writeFileSync(file, naclRuleset({ rules: opts.rules, nat: opts.nat }));
     const start = process.hrtime.bigint();
-    const [cmd, args] = onCpu(topo.cpus.dut, topo.cpus.sched, topo.cpus.dutNice, RT.dut, process.execPath, [
+    // Started at CFS priority: node is multi-threaded (V8 compiler and GC helpers), and with all
+    // of its threads SCHED_FIFO on one core a thread waiting for a helper can stall for minutes.
+    // Once the links exist only the main (packet loop) thread is raised, below.
+    const [cmd, args] = onCpu(topo.cpus.dut, 'nice', topo.cpus.dutNice, RT.dut, process.execPath, [
       join(root, 'bin', 'nacl-router.js'), 'run', file, '--link', `0=tap:${a}`, '--link', `1=tap:${b}`,
     ]);
     this.proc = background('nacl-router', '', cmd, args, root);
@@ -64,6 +68,9 @@ export class NaclDut implements Dut {
       throw new Error(`${(err as Error).message}; router output: ${(proc.stderr + proc.stdout).trim().slice(-2000)}`);
     }
     const loadMs = Number(process.hrtime.bigint() - start) / 1e6;
+    if (topo.cpus.sched === 'rt' && proc.child.pid !== undefined) {
+      await run('chrt', ['-f', '-p', String(RT.dut), String(proc.child.pid)]);
+    }
     await topo.moveTo(a, topo.client);
     await topo.moveTo(b, topo.server);
     await topo.configureEndpoint('client', a);

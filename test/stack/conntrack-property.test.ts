@@ -33,11 +33,11 @@ function frameOf(proto: number, tp: Tuple, first: boolean, reply: boolean): Uint
 
 t.test('random interleavings never lose a direction and never leak ports', async (t) => {
   const seed = process.env.CT_SEED ? Number(process.env.CT_SEED) : (Date.now() ^ process.pid) >>> 0;
-  t.comment(`seed ${seed}`);
+  t.comment(`seed ${seed} (stateful_tcp ${(seed & 1) === 1})`);
   const rand = rng(seed);
   const pick = <T>(a: T[]): T => a[Math.floor(rand() * a.length)];
   const clock = new Clock();
-  const ct = new Conntrack({ limit: 3000 }, T0);
+  const ct = new Conntrack({ limit: 3000, statefulTcp: (seed & 1) === 1 }, T0);
   const lb = new LoadBalancer({
     name: 'lb', clientsIf: OUT, vip: OUT_ADDR, port: 80, serversIf: IN, sessionLimit: 40, waitQueueLimit: 0,
     nodes: [{ address: ip('192.168.0.100'), port: 8080 }, { address: ip('192.168.0.101'), port: 8080 }],

@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap';
-import { Conntrack, TCP_ESTABLISHED } from '../../stack/conntrack.js';
+import { Conntrack, C_INVALID_CLASH, TCP_ESTABLISHED } from '../../stack/conntrack.js';
 import { NatEngine, PortPool } from '../../stack/nat.js';
 import { ACCEPT, DROP, DIR_ORIGINAL, DIR_REPLY, type Pkt } from '../../stack/wire/pkt.js';
 import { CT_ESTABLISHED, CT_NEW, CT_RELATED } from '../../src/config/model.js';
@@ -329,6 +329,18 @@ t.test('reload: the same Conntrack and NatEngine keep bindings and pools across 
   t.equal(tuple(g), `${REMOTE}:53>${SERVER}:1234`, 'binding survived the reload');
   t.equal(ct.expiry(q.p.conn) - ct.now, 20, 'new timeouts apply to later packets');
   t.throws(() => nat.configure({ ifaces: [], portRange: [1, 2] }), /port range/, 'pool range cannot change under live ports');
+});
+
+t.test('a packet mimicking the untranslated reply of a NATed connection gets no entry', async (t) => {
+  const { nat, ct } = natWith();
+  const f = eth(ipv4({ src: CLIENT, dst: OUT_ADDR }, TCP, tcpSeg(40000, 5001, SYN)));
+  pass(nat, f, OUT, IN, (p) => nat.dnat(p, ip(SERVER), -1));
+  const g = eth(ipv4({ src: OUT_ADDR, dst: CLIENT }, TCP, tcpSeg(5001, 40000, SYN | ACK)));
+  const r = pass(nat, g, IN, OUT);
+  t.equal(r.v, DROP, 'its reply key would be the connection\'s original key');
+  t.equal(ct.counters[C_INVALID_CLASH], 1);
+  t.equal(ct.entries, 1);
+  t.equal(ct.verify(), null);
 });
 
 t.test('PortPool FIFO and double-put guard', async (t) => {
