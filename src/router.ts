@@ -146,7 +146,7 @@ export class Router {
         else if (d === 'stats') data.stats = this.counters().stack;
         else if (d === 'memory') data.memory = process.memoryUsage();
         else if (d === 'cpu') data.cpu = process.cpuUsage();
-        else if (d === 'lb') data.lb = this.nat && this.model.loadBalancers.length ? 'see counters' : 'no Load_balancer';
+        else if (d === 'lb') data.lb = this.model.loadBalancers.length ? this.nat.lbStats() : 'no Load_balancer';
         else if (d === 'timers') data.timers = this.model.timers.map((x) => ({ name: x.name, interval: x.interval }));
         else if (d === 'stack-sampling') data['stack-sampling'] = 'not supported';
       }
@@ -179,7 +179,7 @@ export class Router {
     if (why) throw new Error(`reload refused: ${why} (restart the router to change interfaces or routes)`);
     const rs = compileRuleset(model, { nat: this.nat, log: this.sink });
     this.ct.configure(this.ctConfig(model));
-    this.nat.configure(natConfigFromModel(model), balancersFromModel(model));
+    this.nat.configure(natConfigFromModel(model), balancersFromModel(model, this.nat.activeBalancers()));
     this.stack.setHooks(this.hooks(rs));
     this.model = model;
     this.ruleset = rs;
@@ -193,7 +193,7 @@ export class Router {
       if (c.packets[r.id] > 0) rules.push({ rule: `${r.loc.file}:${r.loc.line}`, text: r.text, packets: c.packets[r.id], bytes: c.bytes[r.id] });
     }
     const links = this.links.map((l) => ({ name: l.name, ...statsOf(l) }));
-    return { stack: this.stack.snapshot(), links, conntrack: this.ct.stats(), nat: Array.from(this.nat.counters), rules };
+    return { stack: this.stack.snapshot(), links, conntrack: this.ct.stats(), nat: this.nat.stats(), loadBalancers: this.nat.lbStats(), rules };
   }
 
   stop(): void {

@@ -9,8 +9,9 @@
 //    Every live connection is findable from both directions at all times.
 //  * TCP/UDP tuples are 5-tuples; ICMP echo uses the identifier as both ports; every other
 //    protocol (and other ICMP) uses ports 0, i.e. (saddr, daddr, protocol).
-//  * `limit` counts connections (one slot each). Full, malformed and (with stateful_tcp)
-//    out-of-state packets are invalid: track() drops and counts them; nothing passes untracked.
+//  * `limit` counts connections (one slot each). Full, malformed, (with stateful_tcp)
+//    out-of-state packets, and new packets whose reply tuple is already another connection's
+//    key are invalid: track() drops and counts them; nothing passes untracked.
 //  * Expiry runs on a 1-second timer wheel advanced by tick(nowMs); a packet only stores its new
 //    deadline (the wheel re-files the connection lazily), unless the deadline moved earlier.
 //    The wheel slot's deadline (linkedExp) is never later than the stored deadline.

@@ -1,3 +1,6 @@
+// Conntrack on crafted frames with a controllable clock: the stateful TCP machine step by step,
+// the simple tracker, UDP/ICMP/other protocols, related ICMP errors, invalid packets, table
+// full, reload, growth, expiry, dump, fragments.
 import t from 'tap';
 import {
   Conntrack, DEFAULT_TIMEOUTS, C_INVALID_MALFORMED, C_INVALID_TCP_STATE, C_INVALID_UNRELATED_ICMP, TCP_CLOSE, TCP_ESTABLISHED, TCP_FIN_WAIT,

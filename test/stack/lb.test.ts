@@ -1,3 +1,5 @@
+// The layer-4 load balancer: round robin over the pool with full NAT both ways, session_limit,
+// sessions ending with their connection, Model wiring and reload.
 import t from 'tap';
 import { Conntrack } from '../../stack/conntrack.js';
 import { LoadBalancer } from '../../stack/lb.js';

@@ -1,3 +1,6 @@
+// NAT on crafted frames: dnat/snat in every form, the seed's port forward, masquerade pools,
+// ICMP errors through NAT, partial (GSO) checksums, fragments, clashes, reload; every rewritten
+// frame is checked here and by tshark from a pcap.
 import t, { type Test } from 'tap';
 import { Conntrack, C_INVALID_CLASH, TCP_ESTABLISHED } from '../../stack/conntrack.js';
 import { NatEngine, PortPool } from '../../stack/nat.js';
