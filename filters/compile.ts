@@ -447,7 +447,8 @@ export function compileRuleset(model: Model, opts: CompileOptions): Ruleset {
     const env: Env = { proto };
     const body = gen.list(f.body, env);
     gen.maxFunctionChars = Math.max(gen.maxFunctionChars, body.length);
-    fnSrc.push(`function F${i}(p) { ${PROLOGUE}${proto >= 0 ? ` if (p.proto !== ${proto}) return 0;` : ''}\n${body}\nreturn 0; }`);
+    const skip = proto >= 0 ? ` if (p.proto !== ${proto}) { ${gen.tr('block-skipped', -1, q(f.subtype))} return 0; }` : '';
+    fnSrc.push(`function F${i}(p) { ${PROLOGUE}${skip}\n${body}\nreturn 0; }`);
   }
   const chainSrc: string[] = [];
   const chainExpr = (names: string[]): string => {

@@ -13,7 +13,7 @@ export type TraceKind =
   | 'cond-true'
   | 'cond-false'
   | 'block-entered'
-  | 'block-skipped'
+  | 'block-skipped' // rule id -1: a TCP/UDP/ICMP top-level function skipped (detail: subtype)
   | 'verdict' // accept/drop action (detail: accept|drop)
   | 'log'
   | 'nat'; // dnat/snat action (detail: dnat|snat)
@@ -65,6 +65,10 @@ export function formatTrace(model: Model, events: TraceEvent[], indent = '  '): 
     }
     if (e.kind === 'function-end') {
       out.push(`${indent}  -> ${e.detail}`);
+      continue;
+    }
+    if (e.ruleId < 0) {
+      out.push(`${indent}  (not ${e.detail.toUpperCase()}: function skipped)`);
       continue;
     }
     const r = model.rules[e.ruleId];
