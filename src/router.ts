@@ -10,7 +10,7 @@ import type { StackHooks } from '../stack/iface.js';
 import { Conntrack } from '../stack/conntrack.js';
 import { NatEngine, natConfigFromModel, balancersFromModel } from '../stack/nat.js';
 import { compileRuleset, type Ruleset } from '../filters/compile.js';
-import type { LogSink } from '../stack/wire/pkt.js';
+import { DROP, type HookFn, type LogSink } from '../stack/wire/pkt.js';
 import { formatSyslog } from './log/syslog.js';
 import type { Logger } from './log/logger.js';
 import { hostname } from 'node:os';
@@ -95,9 +95,7 @@ export class Router {
           bufferLimit: i.bufferLimit,
         };
       }),
-      routes: (model.gateway?.routes ?? []).map((r) => ({
-        net: r.net, prefix: r.prefix, nexthop: r.nexthop, iface: model.ifaces.findIndex((i) => i.name === r.iface),
-      })),
+      routes: routesOf(model),
       sendTimeExceeded: model.gateway?.sendTimeExceeded ?? true,
       hooks: this.hooks(this.ruleset),
       clock: opts.clock,
@@ -109,7 +107,24 @@ export class Router {
   }
 
   private hooks(rs: Ruleset): StackHooks {
-    return { ifaces: rs.ifaces, forward: rs.forward, conn: this.conntrackOn ? this.nat : null };
+    return { ifaces: rs.ifaces, forward: this.guardForward(rs.forward), conn: this.conntrackOn ? this.nat : null };
+  }
+
+  /** Transit forwarding happens only between Ifaces that Gateway routes name (as in the
+   *  reference), plus the connections the load balancer made. The connected routes the stack
+   *  also gets (for the router's own traffic and the balancer) must not widen that: when they
+   *  would, the forward hook is wrapped with this check. */
+  private guardForward(forward: HookFn): HookFn {
+    const m = this.model;
+    const named = new Set((m.gateway?.routes ?? []).map((r) => r.iface));
+    const allowed = Uint8Array.from(m.ifaces, (i) => (named.has(i.name) ? 1 : 0));
+    const widened = m.ifaces.some((i) => !named.has(i.name) && i.address !== null && i.netmask !== null);
+    if (!widened && m.loadBalancers.length === 0) return forward;
+    const nat = this.nat;
+    return (p) => {
+      if ((p.inIf >= 0 && allowed[p.inIf] === 1 && p.outIf >= 0 && allowed[p.outIf] === 1) || (p.conn >= 0 && nat.sessionOf(p.conn) >= 0)) return forward(p);
+      return DROP;
+    };
   }
 
   start(): void {
@@ -206,6 +221,21 @@ export class Router {
       try { l.close(); } catch { /* already closed */ }
     }
   }
+}
+
+/** Gateway routes first, then each addressed Iface's own network (on-link): LPM still prefers
+ *  the most specific route, and on a tie the Gateway's route wins. */
+export function routesOf(m: Model): Array<{ net: number; prefix: number; nexthop: number; iface: number }> {
+  const routes = (m.gateway?.routes ?? []).map((r) => ({
+    net: r.net, prefix: r.prefix, nexthop: r.nexthop, iface: m.ifaces.findIndex((i) => i.name === r.iface),
+  }));
+  m.ifaces.forEach((i, ix) => {
+    if (i.config !== 'static' || i.address === null || i.netmask === null) return;
+    const prefix = prefixOf(i.netmask);
+    const net = prefix === 0 ? 0 : (i.address & ((0xffffffff << (32 - prefix)) >>> 0)) >>> 0;
+    if (!routes.some((r) => r.net === net && r.prefix === prefix)) routes.push({ net, prefix, nexthop: 0, iface: ix });
+  });
+  return routes;
 }
 
 function statsOf(l: Link) {

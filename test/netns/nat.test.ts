@@ -67,5 +67,8 @@ if (why) {
     }
     t.same(seen, { '10.0.1.10': 10, '10.0.1.11': 10, '10.0.1.12': 10 }, `even spread over 3 nodes (${outs.slice(0, 3).join(' | ')})`);
     t.same([...peers], ['10.0.1.1'], 'servers see the router inside address (full NAT)');
+    // No Gateway: the router is not a general router, only the balancer crosses it.
+    lab.exec(clients, 'ip', ['route', 'add', '10.0.1.0/24', 'via', '10.0.0.43']);
+    t.not(lab.status(clients, 'nc', ['-z', '-w', '2', '10.0.1.10', '8080']), 0, 'direct transit to a pool node is not forwarded');
   });
 }
