@@ -368,10 +368,22 @@ export async function writeReport(r: BenchResults, docsDir: string): Promise<str
   }
   md.push('## Charts', '', ...embedded.flatMap((e) => [e, '']));
   md.push(
+    '## Limitations of this harness',
+    '',
+    '* One load core both generates and receives, so the highest rate it can push through a device and',
+    '  count is a few hundred thousand 64-byte packets/s here; fast devices at 0 rules hit that ceiling',
+    '  (marked above, and ratios against them are reported as bounds, not as met).',
+    '* New connections/s is measured with one unpaced burst; devices that drop part of it are rated on',
+    '  the flows they delivered (the delivered share is in its own table).',
+    '* Ping percentiles are over the replies received; lost pings are not counted as latency.',
+    '* T8 needs a live reload triggered from outside the router; the harness only times the start-up.',
+    '',
+  );
+  md.push(
     '## Running the benchmark',
     '',
     '```sh',
-    'sudo npm run bench -- --quick      # a few minutes: 0 and 10,000 rules, short trials, 3 runs',
+    'sudo npm run bench -- --quick      # ~10 minutes: 0 and 10,000 rules, short trials, 3 runs',
     'sudo npm run bench                 # full: 0 / 100 / 1,000 / 10,000 / 100,000 rules (~30 minutes)',
     'sudo npm run bench -- --devices nacl-router,iptables --rules 0,1000 --runs 5',
     'node dist/bench/run.js --report bench/results/FILE.json   # regenerate this page only',
