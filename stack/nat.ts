@@ -31,6 +31,9 @@ export interface NatIface {
 export interface NatConfig {
   /** Indexed by Iface id. */
   ifaces: NatIface[];
+  /** Masquerade keeps a flow's source port when the translated tuple is free (default true, as
+   *  Linux does); false takes every masquerade port from the pool. */
+  preservePorts?: boolean;
   /** Inclusive port range of masquerade / load-balancer pools (default 32768..60999). */
   portRange?: [number, number];
 }
@@ -133,6 +136,7 @@ export class NatEngine implements ConnHooks, NatActions {
   readonly counters = new Float64Array(N_COUNTERS);
   private ifAddr = new Float64Array(0);
   private ifMasq = new Uint8Array(0);
+  private preservePorts = true;
   private portLo = 32768;
   private portHi = 60999;
   /** Pools by (iface id * 3 + protocol class), created on first use. */
@@ -171,6 +175,7 @@ export class NatEngine implements ConnHooks, NatActions {
     const n = cfg.ifaces.length;
     this.ifAddr = new Float64Array(n).fill(-1);
     this.ifMasq = new Uint8Array(n);
+    this.preservePorts = cfg.preservePorts ?? true;
     for (let i = 0; i < n; i++) {
       const a = cfg.ifaces[i].address;
       this.ifAddr[i] = a === null ? -1 : a >>> 0;
@@ -418,7 +423,7 @@ export class NatEngine implements ConnHooks, NatActions {
     return false;
   }
 
-  /** Masquerade: source to the Iface address with a pool port (id for echo). */
+  /** Masquerade: source to the Iface address, keeping the port when it is free, else a pool port. */
   private masquerade(p: Pkt, c: number, ifi: number): boolean {
     const ct = this.ct;
     const a = this.ifAddr[ifi];
@@ -431,7 +436,15 @@ export class NatEngine implements ConnHooks, NatActions {
       this.counters[N_MASQ]++;
       return true;
     }
-    if (!this.bindPoolPort(c, ifi, addr, ct.rSrc(c), ct.rSp(c), echo)) return false;
+    // Keep the source port (echo id) when the translated tuple is free, as Linux does: then the
+    // pool only serves clashes, and one Iface carries far more flows than the pool holds.
+    const rs = ct.rSrc(c), rsp = ct.rSp(c), sp = ct.oSp(c);
+    if (this.preservePorts && (echo ? ct.setReply(c, rs, addr, sp, sp) : ct.setReply(c, rs, addr, rsp, sp))) {
+      ct.setFlags(c, F_SNAT);
+      this.counters[N_MASQ]++;
+      return true;
+    }
+    if (!this.bindPoolPort(c, ifi, addr, rs, rsp, echo)) return false;
     this.counters[N_MASQ]++;
     return true;
   }

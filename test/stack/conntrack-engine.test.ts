@@ -35,7 +35,7 @@ function ipOnly(ps: Parsed[]): Parsed[] {
 
 function setup(statefulTcp: boolean) {
   const ct = new Conntrack({ statefulTcp }, { nowMs: 1_000_000 });
-  const nat = new NatEngine(ct, { ifaces: [{ address: R0, masquerade: false }, { address: R1, masquerade: true }] });
+  const nat = new NatEngine(ct, { ifaces: [{ address: R0, masquerade: false }, { address: R1, masquerade: true }], preservePorts: false });
   const hooks: StackHooks = acceptAllHooks(2);
   hooks.conn = nat;
   // The seed's port forward: outside R1:8080 -> A:80, source rewritten to the inside address.

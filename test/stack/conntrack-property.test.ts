@@ -45,6 +45,7 @@ t.test('random interleavings never lose a direction and never leak ports', async
   const nat = new NatEngine(ct, {
     ifaces: [{ address: OUT_ADDR, masquerade: true }, { address: IN_ADDR, masquerade: false }, { address: OUT2_ADDR, masquerade: false }],
     portRange: [50000, 50063],
+    preservePorts: (seed & 2) === 2,
   }, [lb]);
   const flows: Flow[] = [];
   let steps = 0, passed = 0, dropped = 0, replies = 0, checkedReplies = 0;

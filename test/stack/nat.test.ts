@@ -46,9 +46,10 @@ function tuple(f: Uint8Array): string {
   return `${s}>${d}`;
 }
 
-function natWith(masq = false, range?: [number, number], statefulTcp = false) {
+/** Masquerade tests here exercise the pool: port preservation is off unless asked for. */
+function natWith(masq = false, range?: [number, number], statefulTcp = false, preservePorts = false) {
   const ct = new Conntrack({ statefulTcp }, T0);
-  const nat = new NatEngine(ct, { ifaces: [{ address: ip(OUT_ADDR), masquerade: masq }, { address: ip(IN_ADDR), masquerade: false }], portRange: range });
+  const nat = new NatEngine(ct, { ifaces: [{ address: ip(OUT_ADDR), masquerade: masq }, { address: ip(IN_ADDR), masquerade: false }], portRange: range, preservePorts });
   return { ct, nat };
 }
 
@@ -250,6 +251,36 @@ t.test('masquerade: pool ports, exhaustion fails closed, reuse after expiry; ech
   r = pass(nat, f, IN, OUT);
   t.equal(f[40] | f[41], 0, 'udp checksum 0 stays 0');
   t.same(verifyFrame(f), []);
+});
+
+t.test('masquerade keeps the source port when the translated tuple is free, else takes a pool port', async (t) => {
+  const { nat, ct } = natWith(true, [40000, 40001], false, true);
+  // Far more flows than the pool holds: each keeps its own port.
+  for (let i = 0; i < 50; i++) {
+    const f = eth(ipv4({ src: '192.168.0.10', dst: REMOTE }, UDP, udpDgram(20000 + i, 53)));
+    const r = pass(nat, f, IN, OUT);
+    t.equal(r.v, ACCEPT);
+    t.equal(r.p.saddr, ip(OUT_ADDR));
+    t.equal(r.p.sport, 20000 + i, `flow ${i} keeps its port`);
+    checkFrame(t, f, r.p, `preserved ${i}`);
+  }
+  // Another host using the same source port towards the same destination clashes: pool port.
+  let f = eth(ipv4({ src: '192.168.0.11', dst: REMOTE }, UDP, udpDgram(20000, 53)));
+  let r = pass(nat, f, IN, OUT);
+  t.equal(r.v, ACCEPT);
+  t.ok(r.p.sport === 40000 || r.p.sport === 40001, `clash resolved from the pool (${r.p.sport})`);
+  const clashPort = r.p.sport;
+  // Replies reach the right host.
+  f = eth(ipv4({ src: REMOTE, dst: OUT_ADDR }, UDP, udpDgram(53, 20000)));
+  r = pass(nat, f, OUT, IN);
+  t.equal(r.p.daddr, ip('192.168.0.10'));
+  t.equal(r.p.dport, 20000);
+  f = eth(ipv4({ src: REMOTE, dst: OUT_ADDR }, UDP, udpDgram(53, clashPort)));
+  r = pass(nat, f, OUT, IN);
+  t.equal(r.p.daddr, ip('192.168.0.11'));
+  t.equal(r.p.dport, 20000);
+  t.equal(ct.entries, 51);
+  t.equal(nat.stats().poolExhausted, 0);
 });
 
 t.test('traceroute through masquerade: time exceeded gets its quoted header translated', async (t) => {
