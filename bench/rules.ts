@@ -2,7 +2,8 @@
 // 100,000, for three shapes: (a) N `if (ip.saddr == X) { drop }`, (b) N
 // `if (ip.saddr == X and tcp.dport == P) { drop }`, (c) one `if (ip.saddr in [N addresses and
 // ranges]) { drop }`; each with packets that match nothing and packets that match the last
-// rule. Also compile time, and parse + check + compile of a generated 100,000-rule NaCl file.
+// rule; (d) N `if (ip.saddr in CIDR) { drop }`, (e) N rules, 3/4 like d and 1/4
+// `if (tcp.dport in LO-HI) { drop }`. Also compile time, and parse + check + compile of a generated 100,000-rule NaCl file.
 // Prints a table; the target is cost(100k) <= 1.5 x cost(10) for every shape.
 
 import { compileRuleset, type Ruleset } from '../filters/compile.js';
@@ -18,7 +19,23 @@ function addrOf(i: number): number {
   return (0x0b000000 + i * 7 + 1) >>> 0; // 11.x.y.z, spread out
 }
 
-function modelOf(shape: 'a' | 'b' | 'c', n: number): Model {
+type Shape = 'a' | 'b' | 'c' | 'd' | 'e';
+
+/** Block i of shapes d/e: a /24 (every other one), from 80.0.0.0 up; misses come from 12.x. */
+function cidrOf(i: number): [number, number] {
+  const a = (0x50000000 + i * 512) >>> 0;
+  return [a, a + 255];
+}
+
+/** Shape e: rule i is a port range when (n - 1 - i) % 4 === 0 (so the last rule is one), else a CIDR. */
+function eIsPort(n: number, i: number): boolean {
+  return (n - 1 - i) % 4 === 0;
+}
+function ePort(n: number, i: number): number {
+  return 1024 + 2 * ((n - 1 - i) / 4);
+}
+
+function modelOf(shape: Shape, n: number): Model {
   let id = 0;
   const rules: Model['rules'] = [];
   const rid = (text: string): number => {
@@ -37,6 +54,12 @@ function modelOf(shape: 'a' | 'b' | 'c', n: number): Model {
         else exact.push(addrOf(i));
       }
       body.push(mkIf({ kind: 'in', left: { kind: 'field', field: 'ip.saddr' }, set: { exact, ranges }, loc }));
+    }
+  } else if (shape === 'd' || shape === 'e') {
+    for (let i = 0; i < n; i++) {
+      const port = shape === 'e' && eIsPort(n, i);
+      const r: [number, number] = port ? [ePort(n, i), ePort(n, i) + 1] : cidrOf(i);
+      body.push(mkIf({ kind: 'in', left: { kind: 'field', field: port ? 'tcp.dport' : 'ip.saddr' }, set: { exact: [], ranges: [r] }, loc }));
     }
   } else {
     for (let i = 0; i < n; i++) {
@@ -61,14 +84,14 @@ function modelOf(shape: 'a' | 'b' | 'c', n: number): Model {
       timeout: { unconfirmed: { tcp: 1, udp: 1, icmp: 1 }, confirmed: { tcp: 1, udp: 1, icmp: 1 }, established: { tcp: 1, udp: 1, icmp: 1 } },
     },
     syslog: null, timers: [], loadBalancers: [],
-    functions: { f: { name: 'f', type: 'filter', subtype: shape === 'b' ? 'tcp' : 'ip', body, loc } },
+    functions: { f: { name: 'f', type: 'filter', subtype: shape === 'b' || shape === 'e' ? 'tcp' : 'ip', body, loc } },
     rules, warnings: [],
   };
 }
 
 /** 64 packets: ones that match nothing (different sources, so the cost is an average over
  *  hash slots, not one lucky or unlucky key), or ones that all match the last rule. */
-function packets(shape: 'a' | 'b' | 'c', n: number, hit: boolean): Pkt[] {
+function packets(shape: Shape, n: number, hit: boolean): Pkt[] {
   const last = Math.max(0, n - 1);
   const out: Pkt[] = [];
   for (let k = 0; k < 64; k++) {
@@ -78,6 +101,8 @@ function packets(shape: 'a' | 'b' | 'c', n: number, hit: boolean): Pkt[] {
       len: 60, icmpType: 8, icmpCode: 0, id: 1, dscp: 0, ecn: 0, fragOff: 0, seq: 1, ackSeq: 0, window: 1024,
     };
     if (shape === 'c' && hit && n > 0) spec.saddr = addrOf(last) + 2;
+    if (shape === 'd' && hit && n > 0) spec.saddr = cidrOf(last)[0] + 1 + k;
+    if (shape === 'e' && hit && n > 0) { spec.saddr = (0x0c000001 + k * 977) >>> 0; spec.dport = ePort(n, last) + (k & 1); }
     out.push(buildPacket(spec));
   }
   return out;
@@ -129,7 +154,7 @@ async function main(): Promise<void> {
   const head = ['shape', 'N', 'compile ms', 'miss ns/pkt', 'last ns/pkt'];
   const base: Record<string, [number, number]> = {};
   const verdicts: string[] = [];
-  for (const shape of ['a', 'b', 'c'] as const) {
+  for (const shape of ['a', 'b', 'c', 'd', 'e'] as const) {
     const cases: Array<[number, number, Case, Case]> = [];
     for (const n of NS) {
       const model = modelOf(shape, n);
@@ -154,6 +179,7 @@ async function main(): Promise<void> {
   const fmt = (r: string[]): string => r.map((c, i) => (i < 1 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ');
   console.log('shapes: (a) N x `if (ip.saddr == X) { drop }`   (b) N x `if (ip.saddr == X and tcp.dport == P) { drop }`');
   console.log('        (c) `if (ip.saddr in [N addresses, 1/4 of them ranges]) { drop }` (last = a range)');
+  console.log('        (d) N x `if (ip.saddr in A.B.C.0/24) { drop }`   (e) like d, every 4th rule `if (tcp.dport in P-P+1) { drop }` (last = a port rule)');
   console.log('(ns/pkt: minimum over 80 interleaved rounds of 50,000 packets; compile times are CPU time)');
   console.log(fmt(head));
   for (const r of rows) console.log(fmt(r));

@@ -11,8 +11,10 @@
 //   splitting code across functions never changes behaviour.
 // * No generated function body exceeds ~CHUNK_CHARS of source (V8 stops optimising huge
 //   functions); long lists are split into chunk functions, recursively.
-// * Runs of sibling equality rules go through scaling.ts hash dispatch; large `in` sets through
-//   sets.ts. Per packet nothing is allocated: counters are typed arrays, values are numbers.
+// * Runs of sibling equality rules go through scaling.ts hash dispatch, runs of sibling rules
+//   keyed on CIDRs/ranges/values of a few fields through intervals.ts interval dispatch (both
+//   visit candidates in source order); large `in` sets through sets.ts. Per packet nothing is
+//   allocated: counters are typed arrays, values are numbers.
 // * Counters (by rule id): an `if` counts when its condition held, a block when entered, an
 //   action when executed; bytes are the IPv4 total length (p.ipLen).
 // * Trace code exists only when opts.trace is given.
@@ -22,6 +24,8 @@ import { SUBTYPE_PROTO } from '../src/config/model.js';
 import type { HookFn, LogSink, NatActions } from '../stack/wire/pkt.js';
 import { fieldExpr } from './fields.js';
 import { RuleLogger, LOG_SEVERITY, type LogLimitOptions } from './log.js';
+import { analyzeIntervalRule, findIntervalRuns, IntervalIndex, MIN_INTERVAL_RUN, type IntervalRun } from './intervals.js';
+import { RuleTable, runTable, tableRule } from './table.js';
 import { DispatchTable, findRuns, hashStatements, type Run } from './scaling.js';
 import { inlineSetTest, normalizeSet, NumberSet } from './sets.js';
 import type { TraceSink } from './trace.js';
@@ -33,7 +37,13 @@ export interface CompileOptions {
   logLimit?: LogLimitOptions;
   /** Hash dispatch for runs of equality rules (default true; false = plain linear code). */
   scaling?: boolean;
+  /** Runs of at least this many simple rules that no dispatch takes become a rule table
+   *  (table.ts) instead of generated code; 0 = never. Default TABLE_MIN; no tables with trace. */
+  tableMin?: number;
 }
+
+/** Default shortest run kept as a rule table (see bench/rules.ts, shape f). */
+export const TABLE_MIN = 64;
 
 export interface HookSet { prerouting: HookFn; input: HookFn; output: HookFn; postrouting: HookFn }
 
@@ -49,6 +59,10 @@ export interface Ruleset {
   logger: RuleLogger;
   stats: {
     dispatchRuns: number; dispatchedRules: number; helperFunctions: number; sourceChars: number;
+    /** Interval dispatch runs (CIDR/range keys) and the rules they cover. */
+    intervalRuns: number; intervalRules: number;
+    /** Rule tables and the rules they hold. */
+    tables: number; tableRules: number;
     /** Largest generated function body (characters of source). */
     maxFunctionChars: number;
   };
@@ -78,7 +92,10 @@ class Gen {
   dispatchRuns = 0;
   dispatchedRules = 0;
 
-  constructor(readonly trace: boolean, readonly scaling: boolean, readonly logger: RuleLogger) {}
+  constructor(readonly trace: boolean, readonly scaling: boolean, readonly logger: RuleLogger, readonly tableMin: number) {}
+
+  tables = 0;
+  tableRules = 0;
 
   constant(v: unknown): string {
     this.consts.push(v);
@@ -158,16 +175,26 @@ class Gen {
   /** Code for a statement list (flattened, dispatched and chunked). */
   list(stmts: Stmt[], env: Env): string {
     const flat = flattenElse(stmts, env);
-    const runs = this.scaling ? findRuns(flat) : [];
+    const runs = this.scaling ? planRuns(flat) : [];
     const pieces: string[] = [];
     let r = 0;
     for (let i = 0; i < flat.length; i++) {
       const run = runs[r];
       if (run !== undefined && run.start === i) {
-        pieces.push(this.run(run, flat, env));
+        pieces.push('sig' in run ? this.run(run, flat, env) : this.intervalRun(run, flat, env));
         i = run.end - 1;
         r++;
         continue;
+      }
+      if (this.tableMin > 0 && tableRule(flat[i]!)) {
+        const stop = run?.start ?? flat.length;
+        let j = i + 1;
+        while (j < stop && tableRule(flat[j]!)) j++;
+        if (j - i >= this.tableMin) {
+          pieces.push(this.table(flat.slice(i, j) as IfStmt[]));
+          i = j - 1;
+          continue;
+        }
       }
       const s = flat[i]!;
       pieces.push(this.stmt(s, env));
@@ -239,9 +266,37 @@ class Gen {
   /** Hash dispatch over a run of keyed rules (see scaling.ts). */
   run(run: Run, list: Stmt[], env: Env): string {
     this.dispatchRuns++;
-    const n = run.end - run.start;
-    this.dispatchedRules += n;
+    this.dispatchedRules += run.end - run.start;
     const table = new DispatchTable(run.sig.length, run.rules);
+    const cand = this.candidates(list.slice(run.start, run.end) as IfStmt[], run.rules.map((k) => k.residual), env);
+    const T = this.constant(table.slots);
+    const keys = table.keys.map((k) => this.constant(k));
+    const ST = this.constant(table.start);
+    const LS = this.constant(table.list);
+    const vars = run.sig.map((_, i) => `k${i}`);
+    const reads = run.sig.map((f: Field, i) => `const k${i} = ${fieldExpr(f, env.proto)};`).join(' ');
+    const match = keys.map((k, i) => `${k}[e] === k${i}`).join(' && ');
+    return `{ ${reads}
+  ${hashStatements(vars, table.shift)}
+  for (;;) {
+    const e = ${T}[h];
+    if (e < 0) break;
+    if (${match}) {
+      for (let r = ${ST}[e], end = ${ST}[e + 1]; r < end; r++) {
+        const j = ${LS}[r];
+        ${cand}
+      }
+      break;
+    }
+    h = (h + 1) & ${table.mask};
+  }
+}`;
+  }
+
+  /** Code run for candidate rule `j` of a dispatch run (residual test, counters, verdict or
+   *  body); `continue`s to the next candidate when the rule does not match or falls through. */
+  candidates(stmts: IfStmt[], residuals: Array<Cond | null>, env: Env): string {
+    const n = stmts.length;
     const ids = new Int32Array(n);
     const act = new Int8Array(n);
     const actId = new Int32Array(n);
@@ -249,12 +304,12 @@ class Gen {
     const resCases: string[][] = [];
     const bodyCases: string[][] = [];
     for (let j = 0; j < n; j++) {
-      const s = list[run.start + j] as Extract<Stmt, { kind: 'if' }>;
-      const k = run.rules[j]!;
+      const s = stmts[j]!;
+      const residual = residuals[j]!;
       ids[j] = s.id;
-      if (k.residual !== null) {
+      if (residual !== null) {
         hasRes[j] = 1;
-        (resCases[j >> CASE_SHIFT] ??= []).push(`case ${j}: return ${this.cond(k.residual, env)};`);
+        (resCases[j >> CASE_SHIFT] ??= []).push(`case ${j}: return ${this.cond(residual, env)};`);
       }
       const first = s.then[0];
       if (s.then.length === 0) act[j] = 2;
@@ -283,36 +338,91 @@ class Gen {
     const bodyFn = dispatcher(bodyCases, '-1');
     const call = (f: string | null, argJ: string): string =>
       f === null ? 'false' : f.startsWith('FT') ? `${f}[${argJ} >> ${CASE_SHIFT}](${argJ}, p)` : `${f}(${argJ}, p)`;
-    const T = this.constant(table.slots);
-    const keys = table.keys.map((k) => this.constant(k));
-    const ST = this.constant(table.start);
-    const LS = this.constant(table.list);
     const ID = this.constant(ids);
     const ACT = this.constant(act);
     const AID = this.constant(actId);
     const RES = this.constant(hasRes);
-    const vars = run.sig.map((_, i) => `k${i}`);
-    const reads = run.sig.map((f: Field, i) => `const k${i} = ${fieldExpr(f, env.proto)};`).join(' ');
-    const match = keys.map((k, i) => `${k}[e] === k${i}`).join(' && ');
-    return `{ ${reads}
-  ${hashStatements(vars, table.shift)}
-  for (;;) {
-    const e = ${T}[h];
-    if (e < 0) break;
-    if (${match}) {
-      for (let r = ${ST}[e], end = ${ST}[e + 1]; r < end; r++) {
-        const j = ${LS}[r];
-        ${resFn === null ? '' : `if (${RES}[j] !== 0 && !${call(resFn, 'j')}) { ${this.tr('cond-false', `${ID}[j]`)} continue; }`}
+    return `${resFn === null ? '' : `if (${RES}[j] !== 0 && !${call(resFn, 'j')}) { ${this.tr('cond-false', `${ID}[j]`)} continue; }`}
         const id = ${ID}[j]; P[id]++; B[id] += p.ipLen; ${this.tr('cond-true', 'id')}
         const a = ${ACT}[j];
         if (a <= 1) { const x = ${AID}[j]; P[x]++; B[x] += p.ipLen; return a; }
-        ${bodyFn === null ? '' : `if (a === 3 && (v = ${call(bodyFn, 'j')}) >= 0) return v;`}
-      }
-      break;
+        ${bodyFn === null ? '' : `if (a === 3 && (v = ${call(bodyFn, 'j')}) >= 0) return v;`}`;
+  }
+
+  /** A rule table run by the shared interpreter (see table.ts). */
+  table(rules: IfStmt[]): string {
+    this.tables++;
+    this.tableRules += rules.length;
+    const t = this.constant(new RuleTable(rules));
+    if (this.runTableName === null) this.runTableName = this.constant(runTable);
+    return `if ((v = ${this.runTableName}(${t}, p, P, B)) >= 0) return v;`;
+  }
+
+  private runTableName: string | null = null;
+
+  intervalRuns = 0;
+  intervalRules = 0;
+
+  /** Interval dispatch over a run of range-keyed rules (see intervals.ts). */
+  intervalRun(run: IntervalRun, list: Stmt[], env: Env): string {
+    const n = run.end - run.start;
+    const stmts = list.slice(run.start, run.end) as IfStmt[];
+    const definite = new Uint8Array(n);
+    for (let j = 0; j < n; j++) definite[j] = run.rules[j]!.residual === null && listTerminates(stmts[j]!.then, env) ? 1 : 0;
+    const indexes: IntervalIndex[] = [];
+    for (const f of run.fields) {
+      const rs: Array<[number, Array<[number, number]>]> = [];
+      run.rules.forEach((k, j) => { if (k.field === f) rs.push([j, k.ranges]); });
+      const ix = IntervalIndex.build(rs, definite, 8 * n + 65536);
+      if (ix === null) return this.splitIntervalRun(run, list, env);
+      indexes.push(ix);
     }
-    h = (h + 1) & ${table.mask};
+    this.intervalRuns++;
+    this.intervalRules += n;
+    const cand = this.candidates(stmts, run.rules.map((k) => k.residual), env);
+    const X = indexes.map((ix) => this.constant(ix));
+    const S = indexes.map((ix) => this.constant(ix.start));
+    const L = indexes.map((ix) => this.constant(ix.list));
+    if (run.fields.length === 1) {
+      return `{ const e = ${X[0]}.find(${fieldExpr(run.fields[0]!, env.proto)});
+  for (let r = ${S[0]}[e], end = ${S[0]}[e + 1]; r < end; r++) {
+    const j = ${L[0]}[r];
+    ${cand}
   }
 }`;
+    }
+    const m = run.fields.length;
+    const setup = run.fields.map((f, i) => `e = ${X[i]}.find(${fieldExpr(f, env.proto)}); let i${i} = ${S[i]}[e], n${i} = ${S[i]}[e + 1];`).join('\n  ');
+    const pick = run.fields.map((_, i) => `if (i${i} < n${i} && ${L[i]}[i${i}] < j) { j = ${L[i]}[i${i}]; w = ${i}; }`).join('\n    ');
+    const advance = Array.from({ length: m }, (_, i) => `if (w === ${i}) i${i}++;`).join(' else ');
+    return `{ let e = 0;
+  ${setup}
+  for (;;) {
+    let j = ${n}, w = -1;
+    ${pick}
+    if (w < 0) break;
+    ${advance}
+    ${cand}
+  }
+}`;
+  }
+
+  /** A run whose candidate lists would be too large: two half runs (or linear code). */
+  splitIntervalRun(run: IntervalRun, list: Stmt[], env: Env): string {
+    const n = run.end - run.start;
+    if (n < 2 * MIN_INTERVAL_RUN) {
+      const out: string[] = [];
+      for (let i = run.start; i < run.end; i++) out.push(this.stmt(list[i]!, env));
+      return this.chunk(out);
+    }
+    const mid = run.start + (n >> 1);
+    const half = (a: number, b: number): IntervalRun => {
+      const rules = run.rules.slice(a - run.start, b - run.start);
+      const fields: Field[] = [];
+      for (const k of rules) if (!fields.includes(k.field)) fields.push(k.field);
+      return { start: a, end: b, fields, rules };
+    };
+    return this.chunk([this.intervalRun(half(run.start, mid), list, env), this.intervalRun(half(mid, run.end), list, env)]);
   }
 
   private fnTables = 0;
@@ -321,6 +431,28 @@ class Gen {
     this.helpers.push(`const ${name} = [${names.join(', ')}];`);
     return name;
   }
+}
+
+type IfStmt = Extract<Stmt, { kind: 'if' }>;
+
+/** Dispatch runs of a statement list, in order: hash runs (scaling.ts) where they form, interval
+ *  runs (intervals.ts) in between. A single-field hash run next to another interval-keyable rule
+ *  is left to the interval run around it, so interleaved `==` and CIDR rules stay one run. */
+function planRuns(list: Stmt[]): Array<Run | IntervalRun> {
+  const hash = findRuns(list).filter((h) => {
+    if (h.sig.length > 1) return true;
+    const before = h.start > 0 ? list[h.start - 1]! : null;
+    const after = h.end < list.length ? list[h.end]! : null;
+    return !(before !== null && analyzeIntervalRule(before) !== null) && !(after !== null && analyzeIntervalRule(after) !== null);
+  });
+  const out: Array<Run | IntervalRun> = [];
+  let at = 0;
+  for (const h of hash) {
+    out.push(...findIntervalRuns(list, at, h.start), h);
+    at = h.end;
+  }
+  out.push(...findIntervalRuns(list, at, list.length));
+  return out;
 }
 
 function compareConsts(op: CmpOp, a: number, b: number): boolean {
@@ -419,7 +551,7 @@ export function compileRuleset(model: Model, opts: CompileOptions): Ruleset {
   const bytes = new Float64Array(ruleCount);
   const logger = new RuleLogger(opts.log, ruleCount, opts.logLimit);
   const trace = opts.trace !== undefined;
-  const gen = new Gen(trace, opts.scaling ?? true, logger);
+  const gen = new Gen(trace, opts.scaling ?? true, logger, trace ? 0 : opts.tableMin ?? TABLE_MIN);
 
   const used: string[] = [];
   const fnIndex = new Map<string, number>();
@@ -489,6 +621,7 @@ return { ifaces: [${ifaceExprs.join(', ')}], forward: ${forwardExpr}, fns: [${us
     logger,
     stats: {
       dispatchRuns: gen.dispatchRuns, dispatchedRules: gen.dispatchedRules, helperFunctions: gen.helpers.length,
+      intervalRuns: gen.intervalRuns, intervalRules: gen.intervalRules, tables: gen.tables, tableRules: gen.tableRules,
       sourceChars: src.length, maxFunctionChars: gen.maxFunctionChars,
     },
   };

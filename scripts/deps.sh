@@ -18,6 +18,7 @@ check nft nftables
 check tcpdump tcpdump
 check ethtool ethtool
 check curl curl
+check rsyslogd rsyslog
 check gcc gcc
 check g++ g++
 check make make

@@ -2,7 +2,8 @@
 // seed firewall (examples/seed.nacl) between them over TAP links, shows allowed and blocked
 // traffic, the port forward and the syslog messages, then tears everything down.
 import { join } from 'node:path';
-import { Lab, ROOT, skipReason, sleep, waitFor } from './netlab.js';
+import { tmpdir } from 'node:os';
+import { Lab, ROOT, sh, skipReason, sleep, waitFor } from './netlab.js';
 
 function line(ok: boolean, expectOk: boolean, what: string): boolean {
   const good = ok === expectOk;
@@ -28,7 +29,8 @@ async function main(): Promise<number> {
     const seed = join(ROOT, 'examples', 'seed.nacl');
     process.stdout.write(`nacl-router demo: ${seed}\n` +
       `  outside host  10.0.0.1 (and bastion 10.55.1.1)  --[${tap0}]--  10.0.0.2 router 192.168.0.1  --[${tap1}]--  inside host 192.168.0.54/.10/.5/.231\n\n`);
-    const router = lab.spawn(null, process.execPath, [join(ROOT, 'bin', 'nacl-router.js'), 'run', seed, '--link', `0=tap:${tap0}`, '--link', `1=tap:${tap1}`],
+    const ctl = join(tmpdir(), `nacl-demo-${process.pid}.sock`);
+    const router = lab.spawn(null, process.execPath, [join(ROOT, 'bin', 'nacl-router.js'), 'run', seed, '--link', `0=tap:${tap0}`, '--link', `1=tap:${tap1}`, '--ctl', ctl],
       { ...process.env, NACL_LOG_LEVEL: 'warn' });
     await waitFor('router links', () => {
       if (router.exitCode !== null) throw new Error(`router exited:\n${router.out()}`);
@@ -43,7 +45,7 @@ async function main(): Promise<number> {
     lab.spawn(inside, 'python3', ['-m', 'http.server', '80', '--bind', '0.0.0.0', '--directory', join(ROOT, 'examples')]);
     lab.spawn(inside, 'python3', ['-m', 'http.server', '8080', '--bind', '0.0.0.0', '--directory', join(ROOT, 'examples')]);
     lab.spawn(inside, 'socat', ['TCP-LISTEN:5001,bind=192.168.0.54,fork,reuseaddr', 'SYSTEM:echo $SOCAT_PEERADDR']);
-    const syslog = lab.spawn(inside, 'socat', ['-u', 'UDP-RECVFROM:6514,bind=192.168.0.231,fork', 'STDOUT']);
+    const syslog = lab.syslogReceiver(inside, '192.168.0.231', 6514);
     await lab.listening(inside, [80, 8080, 5001]);
     await lab.listening(inside, [6514], true);
 
@@ -56,13 +58,15 @@ async function main(): Promise<number> {
     const fwd = lab.exec(outside, 'socat', ['-T', '3', '-', 'TCP:10.0.0.2:5001,connect-timeout=3'], { allowFail: true }).trim();
     good = line(fwd === '192.168.0.1', true, `port forward 10.0.0.2:5001 -> 192.168.0.54:5001; the server saw source ${fwd || '(nothing)'}`) && good;
     await sleep(500);
-    const logs = syslog.out().trim().split('\n').filter(Boolean);
-    process.stdout.write(`\nsyslog receiver on 192.168.0.231:6514 got ${logs.length} messages, for example:\n`);
-    for (const l of logs.slice(0, 3)) process.stdout.write(`  ${l}\n`);
+    const logs = syslog.lines();
+    process.stdout.write(`\nrsyslogd on 192.168.0.231:6514 (inside) received ${logs.length} messages (severity|app|msgid|text), for example:\n`);
+    const pick = [logs.find((l) => l.startsWith('info|') && /port/.test(l)), logs.find((l) => l.startsWith('warning|')), logs.find((l) => /established/.test(l))];
+    for (const l of pick) if (l) process.stdout.write(`  ${l}\n`);
+    const show = sh(process.execPath, [join(ROOT, 'bin', 'nacl-router.js'), 'ctl', '--socket', ctl, 'show'], { allowFail: true });
+    const hits = show.split('\n').filter((l) => /packets [1-9]/.test(l) && /(accept|drop)\b/.test(l)).slice(0, 6);
+    process.stdout.write(`\nrules that matched (nacl-router ctl show):\n${hits.map((l) => `  ${l.trim().replace(/\s{2,}/g, '  ')}`).join('\n')}\n`);
     router.kill('SIGTERM');
     await new Promise<void>((r) => router.once('exit', () => r()));
-    const summary = router.out().split('\n').filter((l) => /counters/.test(l)).slice(-1)[0];
-    if (summary) process.stdout.write(`\nrouter counters at exit:\n  ${summary.slice(0, 2000)}\n`);
   } catch (e) {
     process.stderr.write(`demo failed: ${(e as Error).message}\n`);
     good = false;

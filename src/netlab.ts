@@ -3,7 +3,8 @@
 // is removed by cleanup() (namespaces deleted, processes killed), which tests register as a
 // teardown so it runs even when they fail. Names carry the pid so parallel runs never collide.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -61,6 +62,7 @@ export class Lab {
   private namespaces: string[] = [];
   private procs: ChildProcess[] = [];
   private links: string[] = [];
+  private dirs: string[] = [];
 
   constructor(t: Teardown | null, tag = '') {
     this.tag = `${tag}${process.pid % 100000}`;
@@ -130,6 +132,26 @@ export class Lab {
     }, timeoutMs);
   }
 
+  /** A real syslog daemon (rsyslogd) listening on UDP addr:port inside ns. It parses each
+   *  RFC 5424 message and writes `severity|app-name|msgid|message` lines, read by lines(). */
+  syslogReceiver(ns: string, addr: string, port: number): { lines(): string[] } {
+    const dir = mkdtempSync(join(tmpdir(), 'nacl-syslog-'));
+    this.dirs.push(dir);
+    const out = join(dir, 'messages');
+    writeFileSync(join(dir, 'rsyslog.conf'), [
+      `global(workDirectory="${dir}")`,
+      'module(load="imudp")',
+      `input(type="imudp" address="${addr}" port="${port}")`,
+      'template(name="fields" type="string" string="%syslogseverity-text%|%app-name%|%msgid%|%msg%\\n")',
+      `*.* action(type="omfile" file="${out}" template="fields")`,
+      '',
+    ].join('\n'));
+    this.spawn(ns, 'rsyslogd', ['-n', '-f', join(dir, 'rsyslog.conf'), '-i', join(dir, 'pid')]);
+    return {
+      lines: () => (existsSync(out) ? readFileSync(out, 'utf8').split('\n').filter(Boolean) : []),
+    };
+  }
+
   linkExists(name: string, ns?: string): boolean {
     try {
       execFileSync('ip', ns ? ['-n', ns, 'link', 'show', name] : ['link', 'show', name], { stdio: 'ignore' });
@@ -160,5 +182,7 @@ export class Lab {
     this.namespaces = [];
     for (const l of this.links) sh('ip', ['link', 'del', l], { allowFail: true });
     this.links = [];
+    for (const d of this.dirs) rmSync(d, { recursive: true, force: true });
+    this.dirs = [];
   }
 }

@@ -4,6 +4,7 @@
 // MAX_ERRORS). Warnings are returned as diagnostics and also kept in model.warnings.
 
 import { parse, SyntaxError as PeggySyntaxError, type PeggyExpectation } from '../../grammar/parser.js';
+import { fastParse } from '../../grammar/fast-parser.js';
 import type { ItemNode, SrcLoc, Value } from '../../grammar/ast.js';
 import type { ConntrackModel, Diagnostic, FunctionType, Model, Subtype, IfaceModel, TimerModel, LoadBalancerModel } from './model.js';
 import { Diagnostics, TooManyErrors, didYouMean, formatDiagnostics } from './diagnostics.js';
@@ -104,6 +105,8 @@ function syntaxHint(text: string, off: number): string | undefined {
 }
 
 function parseItems(text: string, diags: Diagnostics): ItemNode[] | null {
+  const fast = fastParse(text);
+  if (fast) return fast;
   try {
     return parse(text);
   } catch (e) {

@@ -1,4 +1,4 @@
-// Property test: compiled chains (with and without hash dispatch, with and without trace) agree
+// Property test: compiled chains (with and without hash/interval dispatch, with and without trace) agree
 // with the reference interpreter on random rule sets and packets: verdicts, NAT calls, log
 // calls and per-rule counters. Time-bounded.
 
@@ -31,7 +31,7 @@ t.test('compiled chains agree with the reference interpreter', (t) => {
   const start = Date.now();
   let cases = 0, packets = 0, seed = 1;
   let failed = false;
-  let dispatched = 0;
+  let dispatched = 0, intervals = 0;
   while (Date.now() - start < BUDGET_MS && !failed) {
     const g = new Gen(rng(seed));
     const b = new ModelBuilder();
@@ -58,6 +58,7 @@ t.test('compiled chains agree with the reference interpreter', (t) => {
       ...rec, scaling: variant % 2 === 0, trace: variant >= 2 ? tr : undefined, logLimit: { rate: 1e9, burst: 1e9 },
     });
     dispatched += rs.stats.dispatchRuns;
+    intervals += rs.stats.intervalRuns;
     const ref = new Reference(model, rs.ruleCount);
     const hooks = [...HOOKS.map((h) => [rs.ifaces[0]![h], model.ifaces[0]!.chains[h]] as const),
       [rs.forward, model.gateway!.forward] as const];
@@ -92,5 +93,6 @@ t.test('compiled chains agree with the reference interpreter', (t) => {
   t.ok(!failed, `${cases} random rule sets, ${packets} packet-chain evaluations agree`);
   t.ok(cases >= 20, 'enough cases in the time budget');
   t.ok(dispatched > 0, `hash dispatch exercised (${dispatched} runs)`);
+  t.ok(intervals > 0, `interval dispatch exercised (${intervals} runs)`);
   t.end();
 });

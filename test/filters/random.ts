@@ -109,8 +109,10 @@ export class Gen {
         out.push(b.if(this.cond(2), this.stmts(b, depth - 1, nat, 1 + this.int(3)), this.chance(0.4) ? this.stmts(b, depth - 1, nat, 1 + this.int(2)) : null));
       } else if (k === 7) {
         out.push(b.block(this.pick(['ip', 'tcp', 'udp', 'icmp'] as Subtype[]), this.stmts(b, depth - 1, nat, 1 + this.int(3))));
-      } else {
+      } else if (k === 8) {
         out.push(...this.keyedRun(b, nat));
+      } else {
+        out.push(...this.intervalRun(b, nat));
       }
     }
     return out;
@@ -135,6 +137,57 @@ export class Gen {
     }
     if (this.chance(0.3)) {
       // else ladder: if (a) { v } else { if (b) { v } else { ... } }
+      let tail: Stmt[] | null = null;
+      for (let i = rules.length - 1; i >= 0; i--) {
+        const s = rules[i] as Extract<Stmt, { kind: 'if' }>;
+        s.else = tail;
+        tail = [s];
+      }
+      return tail ?? [];
+    }
+    return rules;
+  }
+
+  /** An interval-keyed member set around the value pool of f: CIDR-like blocks, ranges, single
+   *  values, sometimes everything or nothing. */
+  keySet(f: Field): { exact: number[]; ranges: Array<[number, number]> } {
+    const exact: number[] = [];
+    const ranges: Array<[number, number]> = [];
+    const n = 1 + (this.chance(0.3) ? this.int(4) : 0);
+    for (let i = 0; i < n; i++) {
+      const v = this.value(f);
+      const k = this.int(10);
+      if (k < 4) {
+        const mask = this.pick([0, 1, 3, 255, 0xffff, 0xffffff]);
+        ranges.push([(v & ~mask) >>> 0, (v | mask) >>> 0]);
+      } else if (k < 7) ranges.push([v - this.int(3), v + this.int(300)]);
+      else if (k < 9) exact.push(v);
+      else if (k === 9 && this.chance(0.5)) ranges.push([0, 0xffffffff]);
+    }
+    return { exact, ranges };
+  }
+
+  /** A run of sibling rules keyed on CIDRs / ranges / values of one to four fields (interval
+   *  dispatch shape), with extra conjuncts, overlapping keys and fall-through bodies. */
+  intervalRun(b: ModelBuilder, nat: boolean): Stmt[] {
+    const n = 4 + this.int(30);
+    const fields = this.pick([['ip.saddr'], ['ip.saddr'], ['ip.saddr', 'tcp.dport'], ['ip.daddr', 'udp.dport', 'ct.state'],
+      ['tcp.dport'], ['ip.saddr', 'ip.daddr', 'tcp.dport', 'udp.dport']] as Field[][]);
+    const rules: Stmt[] = [];
+    for (let i = 0; i < n; i++) {
+      const f = this.pick(fields);
+      const set = this.keySet(f);
+      let c: Cond;
+      const k = this.int(10);
+      if (k < 6) c = inSet(F(f), set);
+      else if (k < 8) c = this.chance(0.5) ? cmp(F(f), '==', V(this.value(f))) : cmp(V(this.value(f)), '==', F(f));
+      else c = or(cmp(F(f), '==', V(this.value(f))), inSet(F(f), set));
+      if (this.chance(0.25)) c = this.chance(0.5) ? and(c, this.cond(1)) : and(this.cond(1), c);
+      const r = this.r();
+      const body = r < 0.6 ? [this.verdict(b, nat)] : r < 0.7 ? [] : this.stmts(b, 0, nat, 1 + this.int(2));
+      rules.push(b.if(c, body));
+    }
+    if (this.chance(0.2)) {
       let tail: Stmt[] | null = null;
       for (let i = rules.length - 1; i >= 0; i--) {
         const s = rules[i] as Extract<Stmt, { kind: 'if' }>;

@@ -1,0 +1,567 @@
+// Hand-written recursive-descent reader for NaCl: the fast path in front of the Peggy parser.
+// Invariant: when fastParse returns an AST it is exactly the AST grammar/parser.js builds for the
+// same text (same nodes, same key order, same locations, same Loc behaviour). It decides each
+// ordered choice of grammar/nacl.peggy by lookahead and gives up (returns null) on anything it
+// is not sure about: syntax errors, errors raised by grammar actions, deep nesting. The caller
+// then runs the Peggy parser, which owns every syntax error and its message.
+
+import type { CmpOpText, CondNode, FunctionNode, ItemNode, Pair, SrcLoc, StmtNode, Value } from './ast.js';
+
+const RESERVED = new Set(['if', 'else', 'and', 'or', 'not', 'in', 'IN', 'true', 'false']);
+/** Nesting (parentheses, not, blocks, lists, objects) beyond which Peggy decides (and may overflow). */
+const MAX_DEPTH = 200;
+
+const WORD = new Uint8Array(128); // [a-zA-Z0-9_-]
+const STRCH = new Uint8Array(128); // StringChar's class
+for (let c = 0; c < 128; c++) {
+  const alpha = (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+  const digit = c >= 48 && c <= 57;
+  if (alpha || digit || c === 95 || c === 45) WORD[c] = 1;
+  if (alpha || digit || ' _\t\r\n./:,{}()<>!=&|[]-'.includes(String.fromCharCode(c))) STRCH[c] = 1;
+}
+const isAlpha = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+const isWordChar = (c: number): boolean => c < 128 && WORD[c] === 1;
+
+class Bail {}
+const BAIL = new Bail();
+
+type Num = Value & { kind: 'int' | 'dec' | 'ip' };
+
+export function fastParse(input: string): ItemNode[] | null {
+  const n = input.length;
+  const lineStarts = [0];
+  for (let i = input.indexOf('\n'); i >= 0; i = input.indexOf('\n', i + 1)) lineStarts.push(i + 1);
+  function lineOf(off: number): number {
+    let lo = 0, hi = lineStarts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (lineStarts[mid] <= off) lo = mid; else hi = mid - 1;
+    }
+    return lo;
+  }
+  // Same shape and behaviour as the Loc of the Peggy grammar's initializer.
+  class Loc {
+    constructor(public offset: number, public length: number) {}
+    get line(): number { return lineOf(this.offset) + 1; }
+    get col(): number { return this.offset - lineStarts[lineOf(this.offset)] + 1; }
+    toJSON() { return { line: this.line, col: this.col, offset: this.offset, length: this.length }; }
+  }
+  const at = (s: number, e: number): SrcLoc => new Loc(s, e - s > 1 ? e - s : 1) as unknown as SrcLoc;
+
+  let pos = 0;
+  let depth = 0;
+  const ch = (p: number): number => input.charCodeAt(p);
+  const fail = (): never => { throw BAIL; };
+  const expect = (c: number): void => { if (ch(pos) !== c) fail(); pos++; };
+  const enter = (): void => { if (++depth > MAX_DEPTH) fail(); };
+
+  function skip(): void {
+    let p = pos;
+    for (;;) {
+      const c = input.charCodeAt(p);
+      if (c === 32 || c === 9 || c === 10 || c === 13) { p++; continue; }
+      if (c === 35 || (c === 47 && input.charCodeAt(p + 1) === 47)) {
+        const e = input.indexOf('\n', p);
+        p = e < 0 ? n : e;
+        continue;
+      }
+      if (c === 47 && input.charCodeAt(p + 1) === 42) {
+        const e = input.indexOf('*/', p + 2);
+        if (e < 0) break;
+        p = e + 2;
+        continue;
+      }
+      break;
+    }
+    pos = p;
+  }
+
+  /** `kw` at pos, not followed by an identifier character. */
+  function keyword(kw: string): boolean {
+    return input.startsWith(kw, pos) && !isWordChar(ch(pos + kw.length));
+  }
+
+  /** Word: null when there is no word (or a reserved one) at pos; pos unchanged then. */
+  function word(): { text: string; loc: SrcLoc } | null {
+    const p = pos;
+    if (!isAlpha(ch(p))) return null;
+    let q = p + 1;
+    while (q < n && isWordChar(ch(q))) q++;
+    const w = input.slice(p, q);
+    if (q - p <= 5 && RESERVED.has(w)) return null;
+    pos = q;
+    return { text: w, loc: at(p, q) };
+  }
+  function needWord(): { text: string; loc: SrcLoc } {
+    return word() ?? fail();
+  }
+
+  function digitsEnd(p: number): number {
+    while (p < n && isDigit(ch(p))) p++;
+    return p;
+  }
+
+  /** Value of the digits input[s..e) (as Number() of that text). */
+  function digitsValue(s: number, e: number): number {
+    if (e - s > 15) return Number(input.slice(s, e));
+    let v = 0;
+    for (let i = s; i < e; i++) v = v * 10 + (ch(i) - 48);
+    return v;
+  }
+
+  function numLit(): Num {
+    const start = pos;
+    if (!isDigit(ch(start))) return fail();
+    let p = digitsEnd(start);
+    // Start and end of up to four dot-separated digit runs.
+    let count = 1, s1 = 0, e1 = 0, s2 = 0, e2 = 0, s3 = 0, e3 = 0;
+    while (count < 4) {
+      pos = p;
+      skip();
+      if (ch(pos) !== 46) break;
+      pos++;
+      skip();
+      const r = pos;
+      const e = digitsEnd(r);
+      if (e === r) break;
+      if (count === 1) { s1 = r; e1 = e; } else if (count === 2) { s2 = r; e2 = e; } else { s3 = r; e3 = e; }
+      count++;
+      p = e;
+    }
+    const c = ch(p);
+    if (count === 3 || isAlpha(c) || isDigit(c) || c === 95) return fail();
+    const e0 = digitsEnd(start);
+    pos = p;
+    const loc = at(start, p);
+    if (count === 1) {
+      const t = input.slice(start, e0);
+      return { kind: 'int', value: digitsValue(start, e0), text: t, loc };
+    }
+    if (count === 2) {
+      const t = input.slice(start, e0) + '.' + input.slice(s1, e1);
+      return { kind: 'dec', value: Number(t), text: t, loc };
+    }
+    const b0 = digitsValue(start, e0), b1 = digitsValue(s1, e1), b2 = digitsValue(s2, e2), b3 = digitsValue(s3, e3);
+    return { kind: 'ip', bytes: [b0, b1, b2, b3], text: `${b0}.${b1}.${b2}.${b3}`, loc };
+  }
+
+  function negative(): Value {
+    const start = pos;
+    expect(40);
+    skip();
+    expect(45);
+    skip();
+    const v = numLit();
+    skip();
+    expect(41);
+    if (v.kind === 'ip') return fail();
+    return { kind: v.kind, value: -v.value, text: '-' + v.text, loc: at(start, pos) } as Value;
+  }
+
+  function scalar(): Value {
+    return isDigit(ch(pos)) ? numLit() : negative();
+  }
+
+  function integer(): (Value & { kind: 'int' }) | null {
+    const s = pos;
+    const e = digitsEnd(s);
+    if (e === s) return null;
+    const c = ch(e);
+    if (isAlpha(c) || isDigit(c) || c === 95) return null;
+    pos = e;
+    const d = input.slice(s, e);
+    return { kind: 'int', value: Number(d), text: d, loc: at(s, e) };
+  }
+
+  function numeric(): Value {
+    const start = pos;
+    const a = scalar();
+    const after = pos;
+    skip();
+    const c = ch(pos);
+    if (c === 47) {
+      pos++;
+      skip();
+      const p = integer();
+      if (p) {
+        if (a.kind !== 'ip') return fail();
+        return { kind: 'cidr', bytes: a.bytes, prefix: p.value, text: input.slice(start, pos), loc: at(start, pos) };
+      }
+    } else if (c === 45) {
+      pos++;
+      skip();
+      const c2 = ch(pos);
+      if (isDigit(c2) || c2 === 40) {
+        const b = scalar();
+        return { kind: 'range', from: a, to: b, loc: at(start, pos) };
+      }
+    }
+    pos = after;
+    return a;
+  }
+
+  function string(): Value {
+    const start = pos;
+    pos++;
+    let value = '';
+    let run = pos;
+    for (;;) {
+      const c = ch(pos);
+      if (c === 34) break;
+      if (c === 92) {
+        if (ch(pos + 1) !== 110) fail();
+        value += input.slice(run, pos) + '\n';
+        pos += 2;
+        run = pos;
+        continue;
+      }
+      if (c === 47 && (ch(pos + 1) === 47 || ch(pos + 1) === 42)) fail();
+      if (!(c < 128 && STRCH[c] === 1)) fail();
+      pos++;
+    }
+    value += input.slice(run, pos);
+    pos++;
+    return { kind: 'string', value, loc: at(start, pos) };
+  }
+
+  /** End of the (non-reserved) word at pos, or -1. */
+  function wordEnd(): number {
+    const p = pos;
+    if (!isAlpha(ch(p))) return -1;
+    let q = p + 1;
+    while (q < n && isWordChar(ch(q))) q++;
+    if (q - p <= 5 && RESERVED.has(input.slice(p, q))) return -1;
+    return q;
+  }
+
+  function nameValue(): Value {
+    const start = pos;
+    let e = wordEnd();
+    if (e < 0) return fail();
+    const parts = [input.slice(start, e)];
+    pos = e;
+    for (;;) {
+      const save = pos;
+      skip();
+      if (ch(pos) !== 46) { pos = save; break; }
+      pos++;
+      skip();
+      const s = pos;
+      e = wordEnd();
+      if (e < 0) { pos = save; break; }
+      parts.push(input.slice(s, e));
+      pos = e;
+    }
+    return { kind: 'name', parts, loc: at(start, pos) };
+  }
+
+  function value(): Value {
+    const c = ch(pos);
+    if (isDigit(c) || c === 40) return numeric();
+    if (c === 116 && keyword('true')) { const s = pos; pos += 4; return { kind: 'bool', value: true, loc: at(s, pos) }; }
+    if (c === 102 && keyword('false')) { const s = pos; pos += 5; return { kind: 'bool', value: false, loc: at(s, pos) }; }
+    if (c === 34) return string();
+    if (isAlpha(c)) return nameValue();
+    if (c === 91) {
+      enter();
+      const start = pos;
+      pos++;
+      skip();
+      const items = [value()];
+      listTail(items, value, 93);
+      depth--;
+      return { kind: 'list', items, loc: at(start, pos) };
+    }
+    if (c === 123) {
+      enter();
+      const start = pos;
+      pos++;
+      skip();
+      const pairs = [pair()];
+      listTail(pairs, pair, 125);
+      depth--;
+      return { kind: 'object', pairs, loc: at(start, pos) };
+    }
+    return fail();
+  }
+
+  /** `(_ "," _ @X)* _ close`, with pos after the first element. */
+  function listTail<T>(out: T[], item: () => T, close: number): void {
+    for (;;) {
+      skip();
+      if (ch(pos) === 44) {
+        pos++;
+        skip();
+        out.push(item());
+        continue;
+      }
+      expect(close);
+      return;
+    }
+  }
+
+  function pair(): Pair {
+    const start = pos;
+    const key = needWord();
+    skip();
+    expect(58);
+    skip();
+    const v = value();
+    return { key: key.text, keyLoc: key.loc, value: v, loc: at(start, pos) };
+  }
+
+  // ---- conditions
+
+  function cond(): CondNode {
+    const start = pos;
+    const first = andCond();
+    let items: CondNode[] | null = null;
+    for (;;) {
+      const save = pos;
+      skip();
+      if (keyword('or')) pos += 2;
+      else if (ch(pos) === 124 && ch(pos + 1) === 124) pos += 2;
+      else { pos = save; break; }
+      skip();
+      (items ??= [first]).push(andCond());
+    }
+    return items ? { kind: 'or', items, loc: at(start, pos) } : first;
+  }
+
+  function andCond(): CondNode {
+    const start = pos;
+    const first = notCond();
+    let items: CondNode[] | null = null;
+    for (;;) {
+      const save = pos;
+      skip();
+      if (keyword('and')) pos += 3;
+      else if (ch(pos) === 38 && ch(pos + 1) === 38) pos += 2;
+      else { pos = save; break; }
+      skip();
+      (items ??= [first]).push(notCond());
+    }
+    return items ? { kind: 'and', items, loc: at(start, pos) } : first;
+  }
+
+  function notCond(): CondNode {
+    const start = pos;
+    const c = ch(pos);
+    let op = 0;
+    if (c === 110 && keyword('not')) op = 3;
+    else if (c === 33 && ch(pos + 1) !== 61) op = 1;
+    if (op) {
+      enter();
+      pos += op;
+      skip();
+      const inner = notCond();
+      depth--;
+      return { kind: 'not', c: inner, loc: at(start, pos) };
+    }
+    if (c === 40) {
+      const save = pos;
+      pos++;
+      skip();
+      if (ch(pos) !== 45) {
+        enter();
+        const inner = cond();
+        skip();
+        expect(41);
+        depth--;
+        return inner;
+      }
+      pos = save;
+    }
+    return comparison();
+  }
+
+  /** Reads a comparison operator at pos (advancing past it), or returns null. */
+  function cmpOp(): CmpOpText | null {
+    const s = pos;
+    const c = ch(s);
+    const c2 = ch(s + 1);
+    let op: CmpOpText | null = null;
+    if (c === 61 && c2 === 61) op = '==';
+    else if (c === 33 && c2 === 61) op = '!=';
+    else if (c === 60) op = c2 === 61 ? '<=' : '<';
+    else if (c === 62) op = c2 === 61 ? '>=' : '>';
+    else if ((c === 105 && c2 === 110) || (c === 73 && c2 === 78)) {
+      if (isWordChar(ch(s + 2))) return null;
+      op = 'in';
+    }
+    if (!op) return null;
+    pos = s + (op.length === 1 ? 1 : 2);
+    return op;
+  }
+
+  function comparison(): CondNode {
+    const start = pos;
+    const left = value();
+    const save = pos;
+    skip();
+    const opStart = pos;
+    const op = cmpOp();
+    if (!op) {
+      pos = save;
+      return { kind: 'value', value: left, loc: at(start, pos) };
+    }
+    const opLoc = at(opStart, pos);
+    skip();
+    const right = value();
+    return { kind: 'cmp', op, opLoc, left, right, loc: at(start, pos) };
+  }
+
+  // ---- statements
+
+  function functionTail(): FunctionNode {
+    expect(58);
+    skip();
+    expect(58);
+    skip();
+    const sub = needWord();
+    skip();
+    const name = word();
+    if (name) skip();
+    expect(123);
+    skip();
+    enter();
+    const body = bodyStmts();
+    depth--;
+    expect(125);
+    return {
+      kind: 'function', type: '', typeLoc: null as unknown as SrcLoc, subtype: sub.text, subtypeLoc: sub.loc,
+      name: name ? name.text : null, nameLoc: name ? name.loc : null, body, loc: null as unknown as SrcLoc,
+    };
+  }
+
+  /** `(@Stmt _)+`, stopping before `}`. */
+  function bodyStmts(): StmtNode[] {
+    const out: StmtNode[] = [];
+    do {
+      out.push(stmt());
+      skip();
+    } while (pos < n && ch(pos) !== 125);
+    return out;
+  }
+
+  function stmt(): StmtNode {
+    const start = pos;
+    if (ch(pos) === 105 && keyword('if')) return ifStmt();
+    const first = needWord();
+    skip();
+    if (ch(pos) === 58) {
+      const f = functionTail();
+      f.loc = at(start, pos);
+      f.type = first.text;
+      f.typeLoc = first.loc;
+      return f;
+    }
+    let args: Value[] | null = null;
+    if (ch(pos) === 40) {
+      pos++;
+      skip();
+      args = [];
+      if (ch(pos) !== 41) {
+        args.push(value());
+        listTail(args, value, 41);
+      } else pos++;
+    }
+    return { kind: 'action', name: first.text, nameLoc: first.loc, args, loc: at(start, pos) };
+  }
+
+  function ifStmt(): StmtNode {
+    const start = pos;
+    pos += 2;
+    skip();
+    expect(40);
+    skip();
+    const c = cond();
+    skip();
+    expect(41);
+    const condEnd = pos;
+    skip();
+    expect(123);
+    skip();
+    enter();
+    const then = bodyStmts();
+    expect(125);
+    let els: StmtNode[] | null = null;
+    let elseLoc: SrcLoc | null = null;
+    const save = pos;
+    skip();
+    if (ch(pos) === 101 && keyword('else')) {
+      const e = pos;
+      pos += 4;
+      elseLoc = at(e, pos);
+      skip();
+      expect(123);
+      skip();
+      els = bodyStmts();
+      expect(125);
+    } else pos = save;
+    depth--;
+    return { kind: 'if', cond: c, then, else: els, elseLoc, headLength: condEnd - start, loc: at(start, pos) };
+  }
+
+  // ---- items
+
+  function item(): ItemNode {
+    const start = pos;
+    const first = word();
+    if (!first) {
+      const i = integer();
+      if (!i) fail();
+      return { kind: 'int', loc: i!.loc };
+    }
+    skip();
+    const c = ch(pos);
+    if (c === 58) {
+      const save = pos;
+      pos++;
+      skip();
+      const fn = ch(pos) === 58;
+      pos = save;
+      if (fn) {
+        const f = functionTail();
+        f.loc = at(start, pos);
+        f.type = first.text;
+        f.typeLoc = first.loc;
+        return f;
+      }
+    }
+    if (c === 58 || c === 46) {
+      const path = [first.text];
+      let end = first.loc.offset + first.loc.length;
+      while (ch(pos) === 46) {
+        pos++;
+        skip();
+        const w = needWord();
+        path.push(w.text);
+        end = w.loc.offset + w.loc.length;
+        skip();
+      }
+      expect(58);
+      skip();
+      const v = value();
+      return { kind: 'assign', path, pathLoc: at(first.loc.offset, end), value: v, loc: at(start, pos) };
+    }
+    const name = needWord();
+    skip();
+    const v = value();
+    return { kind: 'typed', type: first.text, typeLoc: first.loc, name: name.text, nameLoc: name.loc, value: v, loc: at(start, pos) };
+  }
+
+  try {
+    const items: ItemNode[] = [];
+    skip();
+    while (pos < n) {
+      items.push(item());
+      skip();
+    }
+    return items;
+  } catch (e) {
+    if (e === BAIL || e instanceof RangeError) return null;
+    throw e;
+  }
+}
