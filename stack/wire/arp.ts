@@ -21,6 +21,7 @@
 
 import { copyMac, macEquals } from './ethernet.js';
 import { ARP_TRUNCATED, ARP_UNSUPPORTED, OK } from './reason.js';
+import { WireView } from './view.js';
 
 export const ARP_HTYPE = 0;
 export const ARP_PTYPE = 2;
@@ -36,15 +37,7 @@ export const ARP_LEN = 28;
 export const ARP_REQUEST = 1;
 export const ARP_REPLY = 2;
 
-export class ArpView {
-  buf: Uint8Array = new Uint8Array(0);
-  off = 0;
-  len = 0;
-
-  reset(buf: Uint8Array, off: number, len: number): this {
-    this.buf = buf; this.off = off; this.len = len;
-    return this;
-  }
+export class ArpView extends WireView {
 
   check(): number {
     if (this.len < ARP_LEN || this.off + this.len > this.buf.length) return ARP_TRUNCATED;

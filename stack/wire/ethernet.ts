@@ -15,6 +15,7 @@
 // +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 
 import { ETH_TRUNCATED, OK } from './reason.js';
+import { WireView } from './view.js';
 
 export const ETH_DST = 0;
 export const ETH_SRC = 6;
@@ -29,15 +30,7 @@ export const ETHERTYPE_IPV6 = 0x86dd;
 
 export const BROADCAST_MAC = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
 
-export class EthernetView {
-  buf: Uint8Array = new Uint8Array(0);
-  off = 0;
-  len = 0;
-
-  reset(buf: Uint8Array, off: number, len: number): this {
-    this.buf = buf; this.off = off; this.len = len;
-    return this;
-  }
+export class EthernetView extends WireView {
 
   check(): number {
     return this.len < ETH_HEADER_LEN || this.off + this.len > this.buf.length ? ETH_TRUNCATED : OK;

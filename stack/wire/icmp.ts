@@ -16,6 +16,7 @@
 
 import { checksum, sum16 } from './checksum.js';
 import { ICMP_TRUNCATED, OK } from './reason.js';
+import { WireView } from './view.js';
 
 export const ICMP_TYPE = 0;
 export const ICMP_CODE = 1;
@@ -44,15 +45,7 @@ export const TIME_EXCEEDED_REASSEMBLY = 1;
 /** Bytes of the offending datagram's payload quoted after its header (RFC 792/1812 minimum). */
 export const ICMP_QUOTE_PAYLOAD = 8;
 
-export class IcmpView {
-  buf: Uint8Array = new Uint8Array(0);
-  off = 0;
-  len = 0;
-
-  reset(buf: Uint8Array, off: number, len: number): this {
-    this.buf = buf; this.off = off; this.len = len;
-    return this;
-  }
+export class IcmpView extends WireView {
 
   check(): number { return this.len < ICMP_HEADER_LEN || this.off + this.len > this.buf.length ? ICMP_TRUNCATED : OK; }
   checksumOk(): boolean { return sum16(this.buf, this.off, this.len) === 0xffff; }

@@ -22,6 +22,7 @@ import { checksum, csumUpdate16, sum16 } from './checksum.js';
 import {
   IP_BAD_CHECKSUM, IP_BAD_IHL, IP_BAD_TOTAL_LENGTH, IP_BAD_VERSION, IP_TRUNCATED, OK,
 } from './reason.js';
+import { WireView } from './view.js';
 
 export const IP_VER_IHL = 0;
 export const IP_TOS = 1;
@@ -45,15 +46,7 @@ export const PROTO_UDP = 17;
 
 export const IP_BROADCAST = 0xffffffff;
 
-export class Ipv4View {
-  buf: Uint8Array = new Uint8Array(0);
-  off = 0;
-  len = 0;
-
-  reset(buf: Uint8Array, off: number, len: number): this {
-    this.buf = buf; this.off = off; this.len = len;
-    return this;
-  }
+export class Ipv4View extends WireView {
 
   /** `skipChecksum` for headers whose checksum the caller trusts (never for received frames). */
   check(skipChecksum = false): number {

@@ -21,6 +21,7 @@
 
 import { pseudoSum, sum16 } from './checksum.js';
 import { OK, TCP_BAD_DATA_OFFSET, TCP_TRUNCATED } from './reason.js';
+import { WireView } from './view.js';
 
 export const TCP_SPORT = 0;
 export const TCP_DPORT = 2;
@@ -42,15 +43,7 @@ export const TCP_URG = 0x20;
 export const TCP_ECE = 0x40;
 export const TCP_CWR = 0x80;
 
-export class TcpView {
-  buf: Uint8Array = new Uint8Array(0);
-  off = 0;
-  len = 0;
-
-  reset(buf: Uint8Array, off: number, len: number): this {
-    this.buf = buf; this.off = off; this.len = len;
-    return this;
-  }
+export class TcpView extends WireView {
 
   check(): number {
     if (this.len < TCP_MIN_HEADER_LEN || this.off + this.len > this.buf.length) return TCP_TRUNCATED;

@@ -12,6 +12,7 @@
 
 import { pseudoSum, sum16 } from './checksum.js';
 import { OK, UDP_BAD_LENGTH, UDP_TRUNCATED } from './reason.js';
+import { WireView } from './view.js';
 
 export const UDP_SPORT = 0;
 export const UDP_DPORT = 2;
@@ -20,15 +21,7 @@ export const UDP_CSUM = 6;
 export const UDP_HEADER_LEN = 8;
 export const PROTO_UDP_NUM = 17;
 
-export class UdpView {
-  buf: Uint8Array = new Uint8Array(0);
-  off = 0;
-  len = 0;
-
-  reset(buf: Uint8Array, off: number, len: number): this {
-    this.buf = buf; this.off = off; this.len = len;
-    return this;
-  }
+export class UdpView extends WireView {
 
   check(): number {
     if (this.len < UDP_HEADER_LEN || this.off + this.len > this.buf.length) return UDP_TRUNCATED;

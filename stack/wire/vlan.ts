@@ -11,6 +11,7 @@
 // +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 
 import { OK, VLAN_TRUNCATED } from './reason.js';
+import { WireView } from './view.js';
 
 export const VLAN_TPID = 0;
 export const VLAN_TCI = 2;
@@ -20,15 +21,7 @@ export const VLAN_TAG_LEN = 4;
 /** Ethernet header length of a tagged frame. */
 export const VLAN_ETH_HEADER_LEN = 18;
 
-export class VlanView {
-  buf: Uint8Array = new Uint8Array(0);
-  off = 0;
-  len = 0;
-
-  reset(buf: Uint8Array, off: number, len: number): this {
-    this.buf = buf; this.off = off; this.len = len;
-    return this;
-  }
+export class VlanView extends WireView {
 
   check(): number { return this.len < 6 || this.off + this.len > this.buf.length ? VLAN_TRUNCATED : OK; }
 
