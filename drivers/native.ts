@@ -45,6 +45,7 @@ export interface NativeAddon {
   ifUp(name: string, up: boolean): void;
   ifGetMtu(name: string): number;
   ifSetMtu(name: string, mtu: number): void;
+  ifSetTxQueueLen(name: string, qlen: number): void;
   ifGetMac(name: string): Uint8Array;
   ifIndex(name: string): number;
 }

@@ -18,6 +18,9 @@ export interface TapOptions extends NativeLinkOptions {
   vnetHdr?: boolean;
   /** IFF_MULTI_QUEUE, so several TapLinks can share one device (default false). */
   multiQueue?: boolean;
+  /** Frames the kernel may queue towards us before it drops (the device's txqueuelen;
+   *  default 4096, the kernel's own is 500): absorbs bursts and pauses of the loop. */
+  txQueueLen?: number;
 }
 
 export class TapLink extends NativeBackedLink {
@@ -28,7 +31,12 @@ export class TapLink extends NativeBackedLink {
         throw new Error('TAP unavailable: /dev/net/tun does not exist (load the tun module: modprobe tun)');
       }
       try {
-        return nativeAddon().openTap(opts.name, flags, stats);
+        const native = nativeAddon().openTap(opts.name, flags, stats);
+        const qlen = opts.txQueueLen ?? 4096;
+        if (qlen > 0) {
+          try { nativeAddon().ifSetTxQueueLen(opts.name, qlen); } catch { /* best effort: an existing device may be elsewhere */ }
+        }
+        return native;
       } catch (err) {
         return explain(err, (e) => privilegeHint(e) ?? (e.code === 'EBUSY' ? `${opts.name} is in use` : undefined));
       }

@@ -22,6 +22,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"ifUp", NULL, nl_if_up, NULL, NULL, NULL, napi_enumerable, NULL},
     {"ifGetMtu", NULL, nl_if_get_mtu, NULL, NULL, NULL, napi_enumerable, NULL},
     {"ifSetMtu", NULL, nl_if_set_mtu, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"ifSetTxQueueLen", NULL, nl_if_set_txqlen, NULL, NULL, NULL, napi_enumerable, NULL},
     {"ifGetMac", NULL, nl_if_get_mac, NULL, NULL, NULL, napi_enumerable, NULL},
     {"ifIndex", NULL, nl_if_index, NULL, NULL, NULL, napi_enumerable, NULL},
   };

@@ -89,6 +89,17 @@ napi_value nl_if_set_mtu(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+napi_value nl_if_set_txqlen(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  struct ifreq ifr;
+  int32_t qlen = 0;
+  if (name_args(env, info, &ifr, argv, 2) < 0) return NULL;
+  napi_get_value_int32(env, argv[1], &qlen);
+  ifr.ifr_qlen = qlen;
+  ifreq_ioctl(env, "SIOCSIFTXQLEN", SIOCSIFTXQLEN, &ifr);
+  return NULL;
+}
+
 napi_value nl_if_get_mac(napi_env env, napi_callback_info info) {
   napi_value argv[1], ab, out;
   struct ifreq ifr;

@@ -85,6 +85,7 @@ int nl_packet_tx(nl_link *l, const uint8_t *buf, size_t buflen, const int32_t *o
 napi_value nl_if_up(napi_env env, napi_callback_info info);
 napi_value nl_if_get_mtu(napi_env env, napi_callback_info info);
 napi_value nl_if_set_mtu(napi_env env, napi_callback_info info);
+napi_value nl_if_set_txqlen(napi_env env, napi_callback_info info);
 napi_value nl_if_get_mac(napi_env env, napi_callback_info info);
 napi_value nl_if_index(napi_env env, napi_callback_info info);
 int nl_ifname_arg(napi_env env, napi_value v, char out[IFNAMSIZ]);
