@@ -62,3 +62,31 @@ t.test('help', { skip: built ? false : 'needs the build' }, async (t) => {
   t.match(top.out, /check/);
   t.match(top.out, /run/);
 });
+
+t.test('Timers log their data; SIGTERM prints counters and removes the links', { skip: built && IS_ROOT ? false : 'needs root and the build' }, async (t) => {
+  const conf = join(dir, 'timer.nacl');
+  writeFileSync(conf, [
+    'Iface eth0 { index: 0, address: 10.9.0.1, netmask: 255.255.255.0 }',
+    'Timer heartbeat { interval: 1, data: [ timestamp, stats, memory, stack-sampling ] }',
+  ].join('\n'));
+  const tap = `nrtm${process.pid % 100000}`;
+  const { spawn } = await import('node:child_process');
+  const p = spawn(process.execPath, [BIN, 'run', conf, '--link', `0=tap:${tap}`, '--ctl', 'none'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  p.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+  t.teardown(() => { if (p.exitCode === null) p.kill('SIGKILL'); });
+  await new Promise((r) => setTimeout(r, 3500));
+  t.equal(spawnSync('ip', ['link', 'show', tap]).status, 0, 'TAP device exists while running');
+  p.kill('SIGTERM');
+  const code = await new Promise<number | null>((r) => p.once('exit', (c) => r(c)));
+  t.equal(code, 0, 'clean exit');
+  const timerLines = out.split('\n').filter((l) => /"timer":"heartbeat"/.test(l));
+  t.ok(timerLines.length >= 2, `timer fired ${timerLines.length} times`);
+  t.match(timerLines[0] ?? '', /"timestamp":"\d{4}-/, 'timestamp');
+  t.match(timerLines[0] ?? '', /"stats":\{/, 'stats');
+  t.match(timerLines[0] ?? '', /"memory":\{"rss":\d+/, 'memory');
+  t.match(timerLines[0] ?? '', /"stack-sampling":"not supported"/, 'stack-sampling says it is not supported');
+  t.match(out, /stopped; counters/, 'counters printed at stop');
+  t.not(spawnSync('ip', ['link', 'show', tap]).status, 0, 'TAP device gone after stop');
+});
