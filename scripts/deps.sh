@@ -19,6 +19,7 @@ check tcpdump tcpdump
 check ethtool ethtool
 check curl curl
 check rsyslogd rsyslog
+check dnsmasq dnsmasq-base
 check gcc gcc
 check g++ g++
 check make make

@@ -12,6 +12,7 @@ import { NatEngine, natConfigFromModel, balancersFromModel } from '../stack/nat.
 import { compileRuleset, type Ruleset } from '../filters/compile.js';
 import { DROP, type HookFn, type LogSink } from '../stack/wire/pkt.js';
 import { formatSyslog } from './log/syslog.js';
+import { DhcpClient, DHCP_CLIENT_PORT } from '../stack/dhcp.js';
 import type { Logger } from './log/logger.js';
 import { hostname } from 'node:os';
 
@@ -66,6 +67,9 @@ export class Router {
   private readonly conntrackOn: boolean;
   private readonly sink: LogSink;
   private fallbackTimers: NodeJS.Timeout[] = [];
+  private dhcp: DhcpClient[] = [];
+  /** Addresses learnt at run time (DHCP), by Iface. */
+  private addresses: number[] = [];
 
   constructor(model: Model, opts: RouterOptions) {
     this.model = model;
@@ -131,22 +135,53 @@ export class Router {
     this.stack.start();
     this.loop = setInterval(() => this.tick(), 100);
     this.startTimers();
+    this.startDhcp();
+  }
+
+  /** DHCP clients for `config: dhcp` / `dhcp-with-fallback` Ifaces, through our own stack. A
+   *  lease sets the Iface address (and its default gateway); masquerade follows the new address.
+   *  dhcp-with-fallback applies the static values after 10 s without a lease. */
+  private startDhcp(): void {
     this.model.ifaces.forEach((i, ix) => {
-      if (i.config === 'dhcp' || i.config === 'dhcp-with-fallback') {
-        this.log.warn({ iface: i.name }, 'DHCP client not implemented yet: the Iface has no address' +
-          (i.config === 'dhcp-with-fallback' ? '; the fallback address applies after 10 s' : ''));
-        if (i.config === 'dhcp-with-fallback' && i.address !== null && i.netmask !== null) {
-          this.fallbackTimers.push(setTimeout(() => {
-            this.stack.setAddress(ix, i.address!, i.netmask!, i.gateway ?? 0);
-            this.log.info({ iface: i.name, address: ipStr(i.address!) }, 'no DHCP lease: fallback address applied');
-          }, 10_000));
-        }
+      if (i.config !== 'dhcp' && i.config !== 'dhcp-with-fallback') return;
+      const client = new DhcpClient(this.stack, ix, this.stack.ifaces[ix].mac, (l) => {
+        this.setIfaceAddress(ix, l.address, l.netmask, l.router || (i.gateway ?? 0));
+        this.log.info({ iface: i.name, address: ipStr(l.address), netmask: ipStr(l.netmask), router: ipStr(l.router), server: ipStr(l.server), leaseS: l.leaseS }, 'DHCP lease');
+      });
+      this.dhcp.push(client);
+      if (i.config === 'dhcp-with-fallback' && i.address !== null && i.netmask !== null) {
+        this.fallbackTimers.push(setTimeout(() => {
+          if (client.lease) return;
+          client.stop();
+          this.setIfaceAddress(ix, i.address!, i.netmask!, i.gateway ?? 0);
+          this.log.info({ iface: i.name, address: ipStr(i.address!) }, 'no DHCP lease within 10 s: fallback address applied');
+        }, 10_000));
       }
     });
+    if (this.dhcp.length === 0) return;
+    this.stack.bindUdp(DHCP_CLIENT_PORT, (buf, off, len, _saddr, _sport, iface) => {
+      const now = Date.now();
+      for (const c of this.dhcp) c.receive(buf, off, len, iface, now);
+    });
+    for (const c of this.dhcp) c.tick(Date.now());
+  }
+
+  private setIfaceAddress(ix: number, address: number, netmask: number, gateway: number): void {
+    this.stack.setAddress(ix, address, netmask, gateway);
+    this.addresses[ix] = address;
+    this.nat.configure(this.natConfig(this.model), balancersFromModel(this.model, this.nat.activeBalancers()));
+  }
+
+  /** NAT's view of the Iface addresses: static ones from the Model, leased ones as they come. */
+  private natConfig(m: Model) {
+    const cfg = natConfigFromModel(m);
+    cfg.ifaces.forEach((f, ix) => { if (this.addresses[ix] !== undefined) f.address = this.addresses[ix]; });
+    return cfg;
   }
 
   private tick(): void {
     const now = Date.now();
+    for (const c of this.dhcp) c.tick(now);
     this.ct.tick(now);
     this.stack.tick(now);
     this.ruleset.logger.flush();
@@ -194,7 +229,7 @@ export class Router {
     if (why) throw new Error(`reload refused: ${why} (restart the router to change interfaces or routes)`);
     const rs = compileRuleset(model, { nat: this.nat, log: this.sink });
     this.ct.configure(this.ctConfig(model));
-    this.nat.configure(natConfigFromModel(model), balancersFromModel(model, this.nat.activeBalancers()));
+    this.nat.configure(this.natConfig(model), balancersFromModel(model, this.nat.activeBalancers()));
     this.stack.setHooks(this.hooks(rs));
     this.model = model;
     this.ruleset = rs;
@@ -216,6 +251,7 @@ export class Router {
     this.loop = null;
     for (const t of this.timers) clearInterval(t);
     for (const t of this.fallbackTimers) clearTimeout(t);
+    for (const c of this.dhcp) c.stop();
     this.timers = [];
     for (const l of this.links) {
       try { l.close(); } catch { /* already closed */ }
