@@ -22,13 +22,14 @@ options:
   --link N=tap:NAME      use (or create) TAP device NAME for index N
   --link N=packet:IF     attach to the existing interface IF with AF_PACKET
                          (N may also be a MAC address, for Ifaces indexed by MAC)
+  --pcap N=FILE          write every frame link N receives and sends to FILE (classic pcap)
   --no-offload           open TAP devices without vnet_hdr/TSO offloads
   --ctl PATH             control socket for \`nacl-router ctl\` (default ${DEFAULT_CTL});
                          --ctl none disables it
   --log-level LEVEL      trace, debug, info (default), warn, error
   -h, --help             this help`;
 
-interface RunArgs { file: string | null; links: Map<string, LinkSpec>; offload: boolean; level?: string; ctl: string; error?: string }
+interface RunArgs { file: string | null; links: Map<string, LinkSpec>; offload: boolean; level?: string; ctl: string; pcap?: Map<string, string>; error?: string }
 
 function parseLinks(args: string[]): RunArgs {
   const links = new Map<string, LinkSpec>();
@@ -36,6 +37,7 @@ function parseLinks(args: string[]): RunArgs {
   let offload = true;
   let level: string | undefined;
   let ctl = DEFAULT_CTL;
+  const pcap = new Map<string, string>();
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === '--link') {
@@ -44,6 +46,11 @@ function parseLinks(args: string[]): RunArgs {
       if (!m) return { file, links, offload, ctl, error: `bad --link '${v}': expected N=tap:NAME or N=packet:IFNAME` };
       const key = /^\d+$/.test(m[1]) ? String(Number(m[1])) : m[1].toLowerCase();
       links.set(key, m[2] === 'tap' ? { kind: 'tap', name: m[3] } : { kind: 'packet', ifname: m[3] });
+    } else if (a === '--pcap') {
+      const v = args[++i] ?? '';
+      const m = /^([0-9]+|(?:[0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2})=(.+)$/.exec(v);
+      if (!m) return { file, links, offload, ctl, error: `bad --pcap '${v}': expected N=FILE` };
+      pcap.set(/^\d+$/.test(m[1]) ? String(Number(m[1])) : m[1].toLowerCase(), m[2]);
     } else if (a === '--no-offload') offload = false;
     else if (a === '--log-level') level = args[++i];
     else if (a === '--ctl') ctl = args[++i] ?? '';
@@ -52,12 +59,13 @@ function parseLinks(args: string[]): RunArgs {
     else return { file, links, offload, ctl, error: `unexpected argument ${a}` };
   }
   if (!ctl) return { file, links, offload, ctl, error: '--ctl needs a path (or none)' };
-  return { file, links, offload, level, ctl };
+  return { file, links, offload, level, ctl, pcap };
 }
 
-async function openLinks(model: Model, specs: Map<string, LinkSpec>, offload: boolean): Promise<Link[]> {
+async function openLinks(model: Model, specs: Map<string, LinkSpec>, offload: boolean, pcap: Map<string, string>): Promise<Link[]> {
   const { TapLink } = await import('../../drivers/tap.js');
   const { PacketLink } = await import('../../drivers/packet.js');
+  const { PcapLink } = await import('../../drivers/pcap.js');
   const links: Link[] = [];
   try {
     for (const key of linkKeys(model)) {
@@ -66,6 +74,11 @@ async function openLinks(model: Model, specs: Map<string, LinkSpec>, offload: bo
       if (spec.kind === 'tap') links.push(new TapLink({ name: spec.name, vnetHdr: offload && spec.vnetHdr !== false, mac }));
       else if (spec.kind === 'packet') links.push(new PacketLink({ name: spec.ifname, vnetHdr: offload, mac }));
       else links.push(spec.link);
+      const capture = pcap.get(key);
+      if (capture) links[links.length - 1] = new PcapLink(links[links.length - 1], capture);
+    }
+    for (const key of pcap.keys()) {
+      if (!linkKeys(model).includes(key)) throw new Error(`--pcap ${key}: no Iface uses link ${key}`);
     }
   } catch (e) {
     for (const l of links) l.close();
@@ -101,7 +114,7 @@ export const command: Command = {
     const log = createLogger({ level: opts.level });
     let links: Link[];
     try {
-      links = await openLinks(model, opts.links, opts.offload);
+      links = await openLinks(model, opts.links, opts.offload, opts.pcap ?? new Map());
     } catch (e) {
       process.stderr.write(`nacl-router: ${(e as Error).message}\n`);
       return 2;

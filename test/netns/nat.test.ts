@@ -2,7 +2,9 @@
 import t from 'tap';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Lab, ROOT, skipReason } from '../../src/netlab.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { Lab, ROOT, sh, skipReason } from '../../src/netlab.js';
 import { startRouter } from './router-process.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -16,7 +18,10 @@ if (why) {
     const lan = lab.ns('mql');
     const tap0 = lab.name('mq0');
     const tap1 = lab.name('mq1');
-    const router = await startRouter(lab, join(HERE, 'fixtures', 'masquerade.nacl'), [`0=tap:${tap0}`, `1=tap:${tap1}`], [tap0, tap1]);
+    const dir = mkdtempSync(join(tmpdir(), 'nacl-mq-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const pcap = join(dir, 'uplink.pcap');
+    const router = await startRouter(lab, join(HERE, 'fixtures', 'masquerade.nacl'), [`0=tap:${tap0}`, `1=tap:${tap1}`], [tap0, tap1], ['--pcap', `0=${pcap}`]);
     lab.attach(tap0, wan, '10.0.0.1/24'); // no route back to the LAN: only masquerade makes replies work
     lab.attach(tap1, lan, '192.168.1.10/24');
     lab.exec(lan, 'ip', ['route', 'add', 'default', 'via', '192.168.1.1']);
@@ -39,6 +44,13 @@ if (why) {
     t.match(udp.out(), /from=10\.0\.0\.2/, 'UDP through masquerade');
     const counters = JSON.parse(router.ctlCmd('counters')) as { nat: { masquerade: number } };
     t.ok(counters.nat.masquerade >= 7, `masquerade counter ${counters.nat.masquerade}`);
+    await router.stop();
+    // --pcap captured the uplink: every frame there is from or to the uplink address, and a real
+    // decoder finds every checksum of ours right (offloaded frames excepted: the kernel fills those).
+    const ips = sh('tshark', ['-r', pcap, '-Y', 'ip', '-T', 'fields', '-e', 'ip.src', '-e', 'ip.dst'], { timeout: 60000 });
+    const lines = ips.trim().split('\n').filter(Boolean);
+    t.ok(lines.length >= 20, `${lines.length} IPv4 frames captured`);
+    t.ok(lines.every((l) => /10\.0\.0\.2/.test(l) && !/192\.168/.test(l)), 'no LAN address leaks onto the uplink');
   });
 
   t.test('load balancer spreads connections round-robin over the pool', async (t) => {
