@@ -9,6 +9,7 @@ import { createLogger } from '../log/logger.js';
 import { Router, linkKeys, ipStr, type LinkSpec } from '../router.js';
 import { serveCtl, closeCtl, DEFAULT_CTL } from '../control/ctl.js';
 import { renderShow } from '../control/show.js';
+import { serveMetrics } from '../control/metrics.js';
 
 const HELP = `usage: nacl-router [run] FILE [options]
 
@@ -23,13 +24,14 @@ options:
   --link N=packet:IF     attach to the existing interface IF with AF_PACKET
                          (N may also be a MAC address, for Ifaces indexed by MAC)
   --pcap N=FILE          write every frame link N receives and sends to FILE (classic pcap)
+  --metrics HOST:PORT    serve Prometheus metrics at http://HOST:PORT/metrics
   --no-offload           open TAP devices without vnet_hdr/TSO offloads
   --ctl PATH             control socket for \`nacl-router ctl\` (default ${DEFAULT_CTL});
                          --ctl none disables it
   --log-level LEVEL      trace, debug, info (default), warn, error
   -h, --help             this help`;
 
-interface RunArgs { file: string | null; links: Map<string, LinkSpec>; offload: boolean; level?: string; ctl: string; pcap?: Map<string, string>; error?: string }
+interface RunArgs { file: string | null; links: Map<string, LinkSpec>; offload: boolean; level?: string; ctl: string; pcap?: Map<string, string>; metrics?: { host: string; port: number }; error?: string }
 
 function parseLinks(args: string[]): RunArgs {
   const links = new Map<string, LinkSpec>();
@@ -38,6 +40,7 @@ function parseLinks(args: string[]): RunArgs {
   let level: string | undefined;
   let ctl = DEFAULT_CTL;
   const pcap = new Map<string, string>();
+  let metrics: { host: string; port: number } | undefined;
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === '--link') {
@@ -51,6 +54,11 @@ function parseLinks(args: string[]): RunArgs {
       const m = /^([0-9]+|(?:[0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2})=(.+)$/.exec(v);
       if (!m) return { file, links, offload, ctl, error: `bad --pcap '${v}': expected N=FILE` };
       pcap.set(/^\d+$/.test(m[1]) ? String(Number(m[1])) : m[1].toLowerCase(), m[2]);
+    } else if (a === '--metrics') {
+      const v = args[++i] ?? '';
+      const m = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d{1,5})$/.exec(v);
+      if (!m || Number(m[2]) > 65535) return { file, links, offload, ctl, error: `bad --metrics '${v}': expected HOST:PORT` };
+      metrics = { host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) };
     } else if (a === '--no-offload') offload = false;
     else if (a === '--log-level') level = args[++i];
     else if (a === '--ctl') ctl = args[++i] ?? '';
@@ -59,7 +67,7 @@ function parseLinks(args: string[]): RunArgs {
     else return { file, links, offload, ctl, error: `unexpected argument ${a}` };
   }
   if (!ctl) return { file, links, offload, ctl, error: '--ctl needs a path (or none)' };
-  return { file, links, offload, level, ctl, pcap };
+  return { file, links, offload, level, ctl, pcap, metrics };
 }
 
 async function openLinks(model: Model, specs: Map<string, LinkSpec>, offload: boolean, pcap: Map<string, string>): Promise<Link[]> {
@@ -157,12 +165,19 @@ export const command: Command = {
       ctl.on('error', (e) => log.warn({ err: e.message, ctl: ctlPath }, 'control socket unavailable'));
     }
 
+    let metricsServer: ReturnType<typeof serveMetrics> | null = null;
+    if (opts.metrics) {
+      metricsServer = serveMetrics(() => router, opts.metrics.host, opts.metrics.port);
+      metricsServer.on('error', (e) => log.warn({ err: e.message }, 'metrics endpoint unavailable'));
+    }
+
     return new Promise<number>((resolve) => {
       let stopping = false;
       const stop = (sig: string) => {
         if (stopping) return;
         stopping = true;
         if (ctl && ctlPath) closeCtl(ctl, ctlPath);
+        metricsServer?.close();
         router.stop();
         log.info({ signal: sig, counters: router.counters() }, 'stopped; counters');
         resolve(0);

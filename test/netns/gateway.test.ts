@@ -27,7 +27,8 @@ if (why) {
     const conf = join(dir, 'gateway.nacl');
     const original = readFileSync(join(HERE, 'fixtures', 'gateway.nacl'), 'utf8');
     writeFileSync(conf, original);
-    const router = await startRouter(lab, conf, [`0=tap:${tap0}`, `1=tap:${tap1}`], [tap0, tap1]);
+    const metricsPort = 19000 + (process.pid % 1000);
+    const router = await startRouter(lab, conf, [`0=tap:${tap0}`, `1=tap:${tap1}`], [tap0, tap1], ['--metrics', `127.0.0.1:${metricsPort}`]);
     lab.attach(tap0, h1, '10.0.1.10/24');
     lab.exec(h1, 'ip', ['route', 'add', 'default', 'via', '10.0.1.1']);
     lab.attach(tap1, h2, '10.0.2.10/24');
@@ -78,6 +79,15 @@ if (why) {
       t.match(show, /tcp\.dport in \{ 5000, 5005, 5201 \}/, 'the running ruleset');
       t.match(show, /gateway\.nacl:19/, 'rule locations');
       t.match(show, /packets [1-9]\d*/, 'non-zero packet counters');
+    });
+
+    await t.test('Prometheus metrics endpoint', async (t) => {
+      const body = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      t.match(body, /# TYPE nacl_iface_rx_packets_total counter/);
+      t.match(body, /nacl_iface_forwarded_total\{iface="eth0"\} [1-9]/, 'forwarded packets on eth0');
+      t.match(body, /nacl_conntrack_entries \d+/);
+      t.match(body, /nacl_rule_packets_total\{rule="\d+",at="[^"]*gateway\.nacl:\d+",function="my_fw"\} [1-9]/, 'per-rule counters with their location');
+      t.match(body, /nacl_iface_drops_total\{iface="eth0",reason="chain_forward"\} [1-9]/, 'forward-chain drops by reason');
     });
 
     await t.test('reload swaps the rules and keeps established connections', async (t) => {
