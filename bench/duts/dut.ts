@@ -14,6 +14,8 @@ export interface SetupInfo {
   loadMs: number;
   /** What the loading step was, for the report. */
   loadWhat: string;
+  /** nacl-router: a live reload of the same ruleset (read + check + compile + swap), ms. */
+  reloadMs?: number;
 }
 
 export interface Dut {

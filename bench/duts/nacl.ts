@@ -13,6 +13,7 @@ import { repoRoot } from '../programs.js';
 import { onCpu, RT } from '../sched.js';
 import { waitForLink, type Topology } from '../topology.js';
 import type { Dut, SetupInfo, SetupOptions } from './dut.js';
+import { ctlRequest } from '../../src/control/ctl.js';
 
 function findNative(dir: string, depth = 0): boolean {
   if (!existsSync(dir) || depth > 4) return false;
@@ -58,6 +59,7 @@ export class NaclDut implements Dut {
     // Once the links exist only the main (packet loop) thread is raised, below.
     const [cmd, args] = onCpu(topo.cpus.dut, 'nice', topo.cpus.dutNice, RT.dut, process.execPath, [
       join(root, 'bin', 'nacl-router.js'), 'run', file, '--link', `0=tap:${a}`, '--link', `1=tap:${b}`,
+      '--ctl', join(this.dir, 'ctl.sock'),
     ]);
     this.proc = background('nacl-router', '', cmd, args, root);
     const proc = this.proc;
@@ -71,11 +73,20 @@ export class NaclDut implements Dut {
     if (topo.cpus.sched === 'rt' && proc.child.pid !== undefined) {
       await run('chrt', ['-f', '-p', String(RT.dut), String(proc.child.pid)]);
     }
+    // T8: a live reload of the same file through the control socket (read, check, compile, swap).
+    let reloadMs: number | undefined;
+    try {
+      const t0 = process.hrtime.bigint();
+      await ctlRequest(join(this.dir, 'ctl.sock'), { cmd: 'reload' }, 120_000);
+      reloadMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    } catch {
+      reloadMs = undefined;
+    }
     await topo.moveTo(a, topo.client);
     await topo.moveTo(b, topo.server);
     await topo.configureEndpoint('client', a);
     await topo.configureEndpoint('server', b);
-    return { loadMs, loadWhat: 'router start (check + compile + links)' };
+    return { loadMs, loadWhat: 'router start (check + compile + links)', reloadMs };
   }
 
   async teardown(_topo: Topology): Promise<void> {
