@@ -8,7 +8,8 @@ import { SEVERITIES } from './config/model.js';
 import { Stack } from '../stack/forward.js';
 import type { StackHooks } from '../stack/iface.js';
 import { Conntrack } from '../stack/conntrack.js';
-import { NatEngine, natConfigFromModel, balancersFromModel } from '../stack/nat.js';
+import { NatEngine } from '../stack/nat.js';
+import { natConfigFromModel, balancersFromModel, routesOf } from './wiring.js';
 import { compileRuleset, type Ruleset } from '../filters/compile.js';
 import { DROP, type HookFn, type LogSink } from '../stack/wire/pkt.js';
 import { formatSyslog } from './log/syslog.js';
@@ -32,12 +33,6 @@ export function linkKeys(m: Model): string[] {
 
 export function ipStr(a: number): string {
   return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
-}
-
-function prefixOf(mask: number): number {
-  let n = 0;
-  for (let b = 31; b >= 0 && (mask >>> b) & 1; b--) n++;
-  return n;
 }
 
 /** True when any packet would meet a chain, NAT or the balancer: conntrack is needed. */
@@ -259,21 +254,6 @@ export class Router {
   }
 }
 
-/** Gateway routes first, then each addressed Iface's own network (on-link): LPM still prefers
- *  the most specific route, and on a tie the Gateway's route wins. */
-export function routesOf(m: Model): Array<{ net: number; prefix: number; nexthop: number; iface: number }> {
-  const routes = (m.gateway?.routes ?? []).map((r) => ({
-    net: r.net, prefix: r.prefix, nexthop: r.nexthop, iface: m.ifaces.findIndex((i) => i.name === r.iface),
-  }));
-  m.ifaces.forEach((i, ix) => {
-    if (i.config !== 'static' || i.address === null || i.netmask === null) return;
-    const prefix = prefixOf(i.netmask);
-    const net = prefix === 0 ? 0 : (i.address & ((0xffffffff << (32 - prefix)) >>> 0)) >>> 0;
-    if (!routes.some((r) => r.net === net && r.prefix === prefix)) routes.push({ net, prefix, nexthop: 0, iface: ix });
-  });
-  return routes;
-}
-
 function statsOf(l: Link) {
   const s = l.stats;
   return { rxPackets: s.rxPackets, rxBytes: s.rxBytes, txPackets: s.txPackets, txBytes: s.txBytes, txDropped: s.txDropped, rxErrors: s.rxErrors };
@@ -287,4 +267,3 @@ function sameTopology(a: Model, b: Model): string | null {
   return null;
 }
 
-export { prefixOf };

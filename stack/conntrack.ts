@@ -23,8 +23,8 @@
 //    protocol); later fragments take its connection (NAT rewrites their addresses only).
 //    A fragment with no recorded first fragment is invalid.
 
-import { ACCEPT, DROP, DIR_ORIGINAL, DIR_REPLY, type ConnHooks, type Pkt } from './wire/pkt.js';
-import { CT_ESTABLISHED, CT_INVALID, CT_NEW, CT_RELATED, type CtTimeouts } from '../src/config/model.js';
+import { ACCEPT, CT_ESTABLISHED, CT_INVALID, CT_NEW, CT_RELATED, DROP, DIR_ORIGINAL, DIR_REPLY, type ConnHooks, type Pkt } from './wire/pkt.js';
+
 
 export const PROTO_ICMP = 1;
 export const PROTO_TCP = 6;
@@ -67,6 +67,9 @@ export const C_FOUND = 10;
 export const C_REMOVED = 11;
 export const C_INVALID_CLASH = 12;
 const N_COUNTERS = 13;
+
+/** Seconds per protocol. */
+export interface CtTimeouts { tcp: number; udp: number; icmp: number }
 
 export interface ConntrackConfig {
   /** Max connections; 0 = unlimited (the built-in cap still applies). */

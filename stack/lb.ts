@@ -11,7 +11,6 @@
 // refused SYN is dropped; the client's own SYN retransmissions are the waiting line and get in
 // once a session ends. The limit is kept for reporting only (`stats().waitQueueLimit`).
 
-import type { LoadBalancerModel } from '../src/config/model.js';
 
 export interface LbNode { address: number; port: number }
 
@@ -80,20 +79,6 @@ export class LoadBalancer {
     this.nodePackets = new Float64Array(n);
     this.sessionLimit = cfg.sessionLimit;
     this.waitQueueLimit = cfg.waitQueueLimit;
-  }
-
-  /** Build from the checked Model; ifaceId maps an Iface name to its id, ifaceAddr to its address. */
-  static fromModel(m: LoadBalancerModel, ifaceId: (name: string) => number, ifaceAddr: (name: string) => number | null): LoadBalancer {
-    return new LoadBalancer({
-      name: m.name,
-      clientsIf: ifaceId(m.clients.iface),
-      vip: ifaceAddr(m.clients.iface) ?? 0,
-      port: m.clients.port,
-      serversIf: ifaceId(m.servers.iface),
-      nodes: m.servers.pool,
-      sessionLimit: m.clients.sessionLimit,
-      waitQueueLimit: m.clients.waitQueueLimit,
-    });
   }
 
   /** Same name, Ifaces, address, port and pool (limits may differ). */

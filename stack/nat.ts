@@ -16,8 +16,7 @@
 //    goes back to its pool when the connection is removed. Pool exhaustion and tuple clashes
 //    fail closed: the packet is dropped, the half-made connection removed, the event counted.
 
-import { ACCEPT, DROP, DIR_ORIGINAL, type ConnHooks, type NatActions, type Pkt } from './wire/pkt.js';
-import { CT_INVALID, CT_RELATED, type Model } from '../src/config/model.js';
+import { ACCEPT, CT_INVALID, CT_RELATED, DROP, DIR_ORIGINAL, type ConnHooks, type NatActions, type Pkt } from './wire/pkt.js';
 import { Conntrack, F_DNAT, F_NATFAIL, F_REPLIED, F_SNAT, F_CONFIRMED, PROTO_ICMP, PROTO_TCP, PROTO_UDP } from './conntrack.js';
 import { IP_DST, IP_SRC, isIcmpQueryPkt, rewriteDst, rewriteQuoted, rewriteSrc, setAddr } from './ct-rewrite.js';
 import { LoadBalancer } from './lb.js';
@@ -108,27 +107,6 @@ export class PortPool {
 
 function protoClass(pr: number): number {
   return pr === PROTO_TCP ? 0 : pr === PROTO_UDP ? 1 : 2;
-}
-
-/** NatConfig from the checked Model (Iface ids = positions in model.ifaces). */
-export function natConfigFromModel(m: Model): NatConfig {
-  return { ifaces: m.ifaces.map((i) => ({ address: i.address, masquerade: i.masquerade })) };
-}
-
-/** LoadBalancers from the checked Model (Iface ids = positions in model.ifaces). On reload pass
- *  the previous ones: a balancer with the same name, address, port and pool is kept (its
- *  sessions, round-robin position and counters survive) with the new limits. */
-export function balancersFromModel(m: Model, previous: readonly LoadBalancer[] = []): LoadBalancer[] {
-  const id = (name: string) => m.ifaces.findIndex((i) => i.name === name);
-  const addr = (name: string) => m.ifaces.find((i) => i.name === name)?.address ?? null;
-  return m.loadBalancers.map((lbm) => {
-    const fresh = LoadBalancer.fromModel(lbm, id, addr);
-    const old = previous.find((o) => o.sameShape(fresh));
-    if (old === undefined) return fresh;
-    old.sessionLimit = fresh.sessionLimit;
-    old.waitQueueLimit = fresh.waitQueueLimit;
-    return old;
-  });
 }
 
 export class NatEngine implements ConnHooks, NatActions {

@@ -33,11 +33,8 @@ export type Field =
 /** Fields whose values are IPv4 addresses (printed dotted). */
 export const ADDRESS_FIELDS: ReadonlySet<Field> = new Set<Field>(['ip.saddr', 'ip.daddr']);
 
-/** ct.state values, as numbers in the IR and in Pkt.ctState. */
-export const CT_NEW = 0;
-export const CT_ESTABLISHED = 1;
-export const CT_RELATED = 2;
-export const CT_INVALID = 3;
+/** ct.state values, as numbers in the IR and in Pkt.ctState (defined with Pkt). */
+export { CT_NEW, CT_ESTABLISHED, CT_RELATED, CT_INVALID } from '../../stack/wire/pkt.js';
 
 /** Subtype of a function or nested block: which protocol's packets it acts on. */
 export type Subtype = 'ip' | 'tcp' | 'udp' | 'icmp';

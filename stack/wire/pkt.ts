@@ -20,6 +20,12 @@ export const HOOK_FORWARD = 2;
 export const HOOK_OUTPUT = 3;
 export const HOOK_POSTROUTING = 4;
 
+/** ct.state values (Pkt.ctState and the rule IR). */
+export const CT_NEW = 0;
+export const CT_ESTABLISHED = 1;
+export const CT_RELATED = 2;
+export const CT_INVALID = 3;
+
 /** Conntrack direction of the packet in its connection. */
 export const DIR_ORIGINAL = 0;
 export const DIR_REPLY = 1;
@@ -50,7 +56,7 @@ export class Pkt {
   outIf = -1;
   /** Which hook is running (HOOK_*). */
   hook = 0;
-  /** ct.state for filters (CT_NEW/CT_ESTABLISHED/CT_RELATED/CT_INVALID from src/config/model). */
+  /** ct.state for filters (CT_NEW/CT_ESTABLISHED/CT_RELATED/CT_INVALID). */
   ctState = 0;
   /** Conntrack entry index, or -1. */
   conn = -1;

@@ -3,7 +3,8 @@
 import t from 'tap';
 import { Conntrack } from '../../stack/conntrack.js';
 import { LoadBalancer } from '../../stack/lb.js';
-import { NatEngine, balancersFromModel } from '../../stack/nat.js';
+import { NatEngine } from '../../stack/nat.js';
+import { balancersFromModel } from '../../src/wiring.js';
 import { ACCEPT, DROP, DIR_REPLY, type Pkt } from '../../stack/wire/pkt.js';
 import { CT_ESTABLISHED } from '../../src/config/model.js';
 import type { Model } from '../../src/config/model.js';
