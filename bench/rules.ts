@@ -3,7 +3,9 @@
 // `if (ip.saddr == X and tcp.dport == P) { drop }`, (c) one `if (ip.saddr in [N addresses and
 // ranges]) { drop }`; each with packets that match nothing and packets that match the last
 // rule; (d) N `if (ip.saddr in CIDR) { drop }`, (e) N rules, 3/4 like d and 1/4
-// `if (tcp.dport in LO-HI) { drop }`. Also compile time, and parse + check + compile of a generated 100,000-rule NaCl file.
+// `if (tcp.dport in LO-HI) { drop }`. Also compile time, parse + check + compile of a generated
+// 100,000-rule NaCl file, and the warm-up of the linear fallback (f: rules no dispatch takes),
+// as generated code and as a rule table.
 // Prints a table; the target is cost(100k) <= 1.5 x cost(10) for every shape.
 
 import { compileRuleset, type Ruleset } from '../filters/compile.js';
@@ -19,7 +21,7 @@ function addrOf(i: number): number {
   return (0x0b000000 + i * 7 + 1) >>> 0; // 11.x.y.z, spread out
 }
 
-type Shape = 'a' | 'b' | 'c' | 'd' | 'e';
+type Shape = 'a' | 'b' | 'c' | 'd' | 'e' | 'f';
 
 /** Block i of shapes d/e: a /24 (every other one), from 80.0.0.0 up; misses come from 12.x. */
 function cidrOf(i: number): [number, number] {
@@ -60,6 +62,14 @@ function modelOf(shape: Shape, n: number): Model {
       const port = shape === 'e' && eIsPort(n, i);
       const r: [number, number] = port ? [ePort(n, i), ePort(n, i) + 1] : cidrOf(i);
       body.push(mkIf({ kind: 'in', left: { kind: 'field', field: port ? 'tcp.dport' : 'ip.saddr' }, set: { exact: [], ranges: [r] }, loc }));
+    }
+  } else if (shape === 'f') {
+    for (let i = 0; i < n; i++) {
+      body.push(mkIf({
+        kind: 'or',
+        a: { kind: 'cmp', op: '==', left: { kind: 'field', field: 'ip.saddr' }, right: { kind: 'const', value: addrOf(i) }, loc },
+        b: { kind: 'cmp', op: '==', left: { kind: 'field', field: 'tcp.dport' }, right: { kind: 'const', value: 1000 + (i % 50000) }, loc },
+      }));
     }
   } else {
     for (let i = 0; i < n; i++) {
@@ -184,6 +194,31 @@ async function main(): Promise<void> {
   console.log(fmt(head));
   for (const r of rows) console.log(fmt(r));
   for (const v of verdicts) console.log(v);
+
+  // Linear fallback (shape f): no dispatch applies, so the cost grows with N; what matters is
+  // the steady state per rule and how soon V8 gets there (warm-up) after a compile.
+  console.log('\n(f) N x `if (ip.saddr == X or tcp.dport == P) { drop }` (no dispatch), packets matching nothing:');
+  console.log('    ns per rule per packet, averaged over windows of packets after the compile; wall ms to reach each point');
+  for (const n of [1000, 10000]) {
+    for (const tableMin of [0, 64]) {
+      const rs = compileRuleset(modelOf('f', n), { nat: nop, log: sink, tableMin });
+      const fn = rs.ifaces[0]!.input;
+      const ps = packets('f', n, false);
+      const marks = [1000, 18000, 50000, 100000];
+      const cells: string[] = [];
+      let done = 0;
+      const t0 = process.hrtime.bigint();
+      let prev = t0;
+      for (const m of marks) {
+        for (; done < m; done++) fn(ps[done & 63]!);
+        const now = process.hrtime.bigint();
+        const per = Number(now - prev) / (m - (marks[marks.indexOf(m) - 1] ?? 0)) / n;
+        cells.push(`<=${m}: ${per.toFixed(1)} ns/rule (${(Number(now - t0) / 1e6).toFixed(0)} ms)`);
+        prev = now;
+      }
+      console.log(`  N=${String(n).padStart(6)} ${tableMin > 0 ? 'rule table    ' : 'generated code'}  ${cells.join('  ')}`);
+    }
+  }
 
   const text = naclText(100000);
   const t0 = process.cpuUsage();

@@ -1,7 +1,7 @@
 // Interval dispatch for runs of sibling rules keyed on value ranges: `if (ip.saddr in 10.1.2.0/24)`,
 // `if (tcp.dport in 8000-8100 and ct.state == new)`, `if (ip.saddr == X)`, mixed, on a few fields.
-// Each rule's key is one conjunct `field == c` / `field in SET` (its intervals); the other
-// conjuncts are its residual. Per key field, the value line [0, 2^32) is cut into elementary
+// Each rule's key is one conjunct `field == c` / `field in SET` (its intervals), the narrowest;
+// the other conjuncts are its residual. Per key field, the value line [0, 2^32) is cut into elementary
 // intervals at every key boundary; each elementary interval lists, in source order, the rules
 // whose key covers it, cut after the first "definite" rule (no residual, body always ends the
 // function): later rules can never run for such values.
@@ -12,7 +12,7 @@
 // a bucket index plus a short search over typed arrays and allocate nothing.
 
 import type { Cond, Field, Stmt } from '../src/config/model.js';
-import { normalizeSet } from './sets.js';
+import { normalizeSet, type NormalSet } from './sets.js';
 
 type IfStmt = Extract<Stmt, { kind: 'if' }>;
 
@@ -57,31 +57,48 @@ function keyAtom(a: Cond): { field: Field; exact: number[]; ranges: Array<[numbe
   return null;
 }
 
-/** Interval key of one rule (the first keyable conjunct, preferring a field in `prefer`), or
- *  null when the rule is not an else-less `if` with such a conjunct. */
+/** normalizeSet() of a one-member set, without its allocations (the common blocklist case). */
+function single(exact: number[], ranges: Array<[number, number]>): NormalSet | null {
+  if (exact.length + ranges.length !== 1) return null;
+  if (exact.length === 1) {
+    const v = exact[0]!;
+    return { exact: Number.isInteger(v) && v >= 0 && v <= MAX_U32 ? [v] : [], ranges: [] };
+  }
+  const [a0, b0] = ranges[0]!;
+  const a = Math.max(0, Math.ceil(Math.min(a0, b0))), b = Math.min(MAX_U32, Math.floor(Math.max(a0, b0)));
+  return { exact: [], ranges: a <= b ? [[a, b]] : [] };
+}
+
+/** Interval key of one rule, or null when it is not an else-less `if` with a keyable conjunct.
+ *  The key is the conjunct covering the fewest values, among fields in `prefer` when any is
+ *  there (fewer lookups per packet); a narrow key keeps candidate lists short. */
 export function analyzeIntervalRule(s: Stmt, prefer: readonly Field[] = []): IntervalRule | null {
   if (s.kind !== 'if' || s.else !== null) return null;
   const atoms: Cond[] = [];
   conjuncts(s.cond, atoms);
   let pick = -1;
-  let key: ReturnType<typeof keyAtom> = null;
+  let best: { field: Field; ranges: Array<[number, number]>; span: number; preferred: boolean } | null = null;
   for (let i = 0; i < atoms.length; i++) {
     const k = keyAtom(atoms[i]!);
     if (k === null) continue;
-    if (key === null || (prefer.includes(k.field) && !prefer.includes(key.field))) { key = k; pick = i; }
-    if (prefer.length === 0 || prefer.includes(k.field)) break;
+    const n = single(k.exact, k.ranges) ?? normalizeSet({ exact: k.exact, ranges: k.ranges });
+    let span = n.exact.length;
+    for (const [a, b] of n.ranges) span += b - a + 1;
+    const preferred = prefer.includes(k.field);
+    if (best !== null && (best.preferred && !preferred || best.preferred === preferred && best.span <= span)) continue;
+    const ranges: Array<[number, number]> = n.ranges.map(([a, b]) => [a, b]);
+    for (const v of n.exact) ranges.push([v, v]);
+    if (n.ranges.length > 0 && n.exact.length > 0) ranges.sort((x, y) => x[0] - y[0]);
+    best = { field: k.field, ranges, span, preferred };
+    pick = i;
   }
-  if (key === null) return null;
-  const n = normalizeSet({ exact: key.exact, ranges: key.ranges });
-  const ranges: Array<[number, number]> = n.ranges.map(([a, b]) => [a, b]);
-  for (const v of n.exact) ranges.push([v, v]);
-  ranges.sort((x, y) => x[0] - y[0]);
+  if (best === null) return null;
   let residual: Cond | null = null;
   for (let i = atoms.length - 1; i >= 0; i--) {
     if (i === pick) continue;
     residual = residual === null ? atoms[i]! : { kind: 'and', a: atoms[i]!, b: residual };
   }
-  return { field: key.field, ranges, residual };
+  return { field: best.field, ranges: best.ranges, residual };
 }
 
 export interface IntervalRun { start: number; end: number; fields: Field[]; rules: IntervalRule[] }
@@ -116,7 +133,7 @@ export function findIntervalRuns(list: Stmt[], from: number, to: number): Interv
 export class IntervalIndex {
   /** Start of each elementary interval; pts[0] = 0, strictly increasing. */
   readonly pts: Float64Array;
-  /** Candidates of elementary interval e: list[start[e] .. start[e + 1]). */
+  /** Candidates of elementary interval e: list[start[e] .. start[e + 1]) (e = pts.length: none). */
   readonly start: Int32Array;
   readonly list: Int32Array;
   private readonly base: number;
@@ -124,15 +141,19 @@ export class IntervalIndex {
   private readonly bshift: number;
   private readonly first: Int32Array;
   private readonly last: number;
+  private readonly none: number;
 
   /** rules: [run index, intervals] in source order; definite[j]: candidate j ends the search.
    *  Returns null when the lists would exceed maxPairs entries in total. */
   static build(rules: Array<[number, Array<[number, number]>]>, definite: ArrayLike<number>, maxPairs: number): IntervalIndex | null {
-    const bounds: number[] = [0];
-    for (const [, rs] of rules) for (const [a, b] of rs) { bounds.push(a); if (b < MAX_U32) bounds.push(b + 1); }
-    const sorted = Float64Array.from(bounds).sort();
+    let nb = 1;
+    for (const [, rs] of rules) nb += 2 * rs.length;
+    const sorted = new Float64Array(nb);
+    nb = 1;
+    for (const [, rs] of rules) for (const [a, b] of rs) { sorted[nb++] = a; if (b < MAX_U32) sorted[nb++] = b + 1; }
+    sorted.subarray(0, nb).sort();
     let ne = 0;
-    for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) sorted[ne++] = sorted[i]!;
+    for (let i = 0; i < nb; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) sorted[ne++] = sorted[i]!;
     const pts = sorted.slice(0, ne);
     // next[e]: first elementary interval >= e not yet closed by a definite rule (path-halving find).
     const next = new Int32Array(ne + 1);
@@ -141,30 +162,38 @@ export class IntervalIndex {
       while (next[e] !== e) { next[e] = next[next[e]!]!; e = next[e]!; }
       return e;
     };
-    const pe: number[] = [];
-    const pr: number[] = [];
+    let pe = new Int32Array(Math.min(maxPairs, 2 * nb + 16));
+    let pr = new Int32Array(pe.length);
+    let np = 0;
     for (const [j, rs] of rules) {
       const def = definite[j] !== 0;
       for (const [a, b] of rs) {
         const lo = lowerIndex(pts, a);
         const hi = b >= MAX_U32 ? ne : lowerIndex(pts, b + 1);
         for (let e = find(lo); e < hi; e = find(e + 1)) {
-          pe.push(e);
-          pr.push(j);
+          if (np === pe.length) {
+            if (np >= maxPairs) return null;
+            const grow = Math.min(maxPairs, np * 2);
+            const a = new Int32Array(grow); a.set(pe); pe = a;
+            const c = new Int32Array(grow); c.set(pr); pr = c;
+          }
+          pe[np] = e;
+          pr[np++] = j;
           if (def) next[e] = e + 1;
-          if (pe.length > maxPairs) return null;
         }
       }
     }
-    return new IntervalIndex(pts, pe, pr);
+    return new IntervalIndex(pts, pe.subarray(0, np), pr.subarray(0, np));
   }
 
-  private constructor(pts: Float64Array, pe: number[], pr: number[]) {
+  private constructor(pts: Float64Array, pe: Int32Array, pr: Int32Array) {
     const ne = pts.length;
     this.pts = pts;
-    this.start = new Int32Array(ne + 1);
-    for (const e of pe) this.start[e + 1]!++;
+    this.start = new Int32Array(ne + 2);
+    for (let i = 0; i < pe.length; i++) this.start[pe[i]! + 1]!++;
     for (let e = 0; e < ne; e++) this.start[e + 1]! += this.start[e]!;
+    this.start[ne + 1] = this.start[ne]!;
+    this.none = ne;
     const fill = this.start.slice(0, ne);
     this.list = new Int32Array(pe.length);
     // Pairs were produced in rule order, so each list stays in source order.
@@ -188,9 +217,10 @@ export class IntervalIndex {
     }
   }
 
-  /** Elementary interval holding v (v an integer in [0, 2^32)). */
+  /** Elementary interval holding v (v an integer in [0, 2^32)); for a value that is no number
+   *  (a read past a short buffer) an index with an empty list, as no key can equal it. */
   find(v: number): number {
-    if (v < this.base) return 0;
+    if (!(v >= this.base)) return v >= 0 ? 0 : this.none;
     if (v >= this.top) return this.last;
     const k = (v - this.base) >>> this.bshift;
     const pts = this.pts;

@@ -250,8 +250,9 @@ t.test('large rule sets that cannot be dispatched are split into small functions
   b.fn('f', 'filter', 'tcp', body);
   b.iface('eth0', 1, 24, { input: ['f'] });
   const rs = compileRuleset(b.model, opts([]));
-  t.ok(rs.stats.helperFunctions > 10, `${rs.stats.helperFunctions} helper functions`);
-  t.ok(rs.stats.maxFunctionChars < 20000, `largest generated function ${rs.stats.maxFunctionChars} chars`);
+  t.ok(rs.stats.helperFunctions > 3, `${rs.stats.helperFunctions} helper functions`);
+  // ~1.1 bytes of bytecode per character at worst: V8 optimises functions below 60 KB of bytecode.
+  t.ok(rs.stats.maxFunctionChars < 45000, `largest generated function ${rs.stats.maxFunctionChars} chars`);
   t.equal(rs.ifaces[0]!.input(tcpP), 1);
   t.equal(rs.counters.packets[last.id], 1);
   t.end();
