@@ -3,7 +3,7 @@
 // traffic, the port forward and the syslog messages, then tears everything down.
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { Lab, ROOT, sh, skipReason, sleep, waitFor } from './netlab.js';
+import { Lab, ROOT, seedHosts, sh, skipReason, sleep, waitFor } from './netlab.js';
 
 function line(ok: boolean, expectOk: boolean, what: string): boolean {
   const good = ok === expectOk;
@@ -36,12 +36,7 @@ async function main(): Promise<number> {
       if (router.exitCode !== null) throw new Error(`router exited:\n${router.out()}`);
       return lab.linkExists(tap0) && lab.linkExists(tap1);
     }, 15000);
-    lab.attach(tap0, outside, '10.0.0.1/24');
-    lab.exec(outside, 'ip', ['addr', 'add', '10.55.1.1/32', 'dev', 'lo']);
-    lab.exec(outside, 'ip', ['route', 'add', '192.168.0.0/24', 'via', '10.0.0.2']);
-    lab.attach(tap1, inside, '192.168.0.54/24');
-    for (const a of ['192.168.0.10/24', '192.168.0.5/24', '192.168.0.231/24']) lab.exec(inside, 'ip', ['addr', 'add', a, 'dev', tap1]);
-    lab.exec(inside, 'ip', ['route', 'add', 'default', 'via', '192.168.0.1']);
+    seedHosts(lab, outside, inside, tap0, tap1);
     lab.spawn(inside, 'python3', ['-m', 'http.server', '80', '--bind', '0.0.0.0', '--directory', join(ROOT, 'examples')]);
     lab.spawn(inside, 'python3', ['-m', 'http.server', '8080', '--bind', '0.0.0.0', '--directory', join(ROOT, 'examples')]);
     lab.spawn(inside, 'socat', ['TCP-LISTEN:5001,bind=192.168.0.54,fork,reuseaddr', 'SYSTEM:echo $SOCAT_PEERADDR']);

@@ -186,3 +186,15 @@ export class Lab {
     this.dirs = [];
   }
 }
+
+/** The seed firewall's two hosts (examples/seed.nacl), on links already moved nowhere yet:
+ *  outside 10.0.0.1 (the upstream gateway) plus the bastion 10.55.1.1, inside 192.168.0.54
+ *  (port-forward target), .10 (allowed host), .5 (not allowed), .231 (syslog receiver). */
+export function seedHosts(lab: Lab, outside: string, inside: string, outsideLink: string, insideLink: string): void {
+  lab.attach(outsideLink, outside, '10.0.0.1/24');
+  lab.exec(outside, 'ip', ['addr', 'add', '10.55.1.1/32', 'dev', 'lo']);
+  lab.exec(outside, 'ip', ['route', 'add', '192.168.0.0/24', 'via', '10.0.0.2']);
+  lab.attach(insideLink, inside, '192.168.0.54/24');
+  for (const a of ['192.168.0.10/24', '192.168.0.5/24', '192.168.0.231/24']) lab.exec(inside, 'ip', ['addr', 'add', a, 'dev', insideLink]);
+  lab.exec(inside, 'ip', ['route', 'add', 'default', 'via', '192.168.0.1']);
+}

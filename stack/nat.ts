@@ -272,8 +272,9 @@ export class NatEngine implements ConnHooks, NatActions {
     return ACCEPT;
   }
 
-  private failed(p: Pkt, c: number): number {
-    this.counters[N_FAIL_DROPS]++;
+  /** Drop the packet that was creating connection c, count why, and forget the connection. */
+  private failed(p: Pkt, c: number, counter = N_FAIL_DROPS): number {
+    this.counters[counter]++;
     this.ct.remove(c);
     p.conn = -1;
     p.ctState = CT_INVALID;
@@ -456,14 +457,14 @@ export class NatEngine implements ConnHooks, NatActions {
       if (!lb.matches(p.inIf, p.daddr, p.dport)) continue;
       const ct = this.ct;
       const node = lb.pick();
-      if (node < 0) return this.lbRefuse(p, c);
+      if (node < 0) return this.failed(p, c, N_LB_REFUSED);
       const sa = lb.serversIf >= 0 && lb.serversIf < this.ifAddr.length ? this.ifAddr[lb.serversIf] : -1;
       const na = lb.nodeAddr[node], np = lb.nodePort[node];
-      if (sa < 0) { lb.noAddress++; return this.lbRefuse(p, c); }
+      if (sa < 0) { lb.noAddress++; return this.failed(p, c, N_LB_REFUSED); }
       // DNAT to the node first (reply source), then a servers-Iface pool port as reply destination.
       if (!ct.setReply(c, na, ct.rDst(c), np, ct.rDp(c)) || !this.bindPoolPort(c, lb.serversIf, sa >>> 0, na, np, false)) {
         lb.noAddress++;
-        return this.lbRefuse(p, c);
+        return this.failed(p, c, N_LB_REFUSED);
       }
       ct.setFlags(c, F_DNAT | F_SNAT);
       this.lbRef[c] = (this.balancerReg[i] << 16) | node;
@@ -473,14 +474,6 @@ export class NatEngine implements ConnHooks, NatActions {
       return ACCEPT;
     }
     return ACCEPT;
-  }
-
-  private lbRefuse(p: Pkt, c: number): number {
-    this.counters[N_LB_REFUSED]++;
-    this.ct.remove(c);
-    p.conn = -1;
-    p.ctState = CT_INVALID;
-    return DROP;
   }
 
   stats(): { dnat: number; snat: number; masquerade: number; poolExhausted: number; clashes: number; ignored: number; failDrops: number; lbNew: number; lbRefused: number; icmpErrors: number; pools: Array<{ iface: number; proto: string; free: number; size: number }> } {

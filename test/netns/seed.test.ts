@@ -5,7 +5,7 @@
 // .231 (syslog receiver). Real ping, curl, nmap, socat and a real syslog listener.
 import t from 'tap';
 import { join } from 'node:path';
-import { Lab, ROOT, sh, skipReason, sleep, waitFor } from '../../src/netlab.js';
+import { Lab, ROOT, seedHosts, sh, skipReason, sleep, waitFor } from '../../src/netlab.js';
 import { startRouter } from './router-process.js';
 
 const why = skipReason();
@@ -36,12 +36,7 @@ if (why) {
     }
     const router = await startRouter(lab, join(ROOT, 'examples', 'seed.nacl'), links, [tap0, tap1]);
 
-    lab.attach(tap0, outside, '10.0.0.1/24');
-    lab.exec(outside, 'ip', ['addr', 'add', '10.55.1.1/32', 'dev', 'lo']);
-    lab.exec(outside, 'ip', ['route', 'add', '192.168.0.0/24', 'via', '10.0.0.2']);
-    lab.attach(tap1, inside, '192.168.0.54/24');
-    for (const a of ['192.168.0.10/24', '192.168.0.5/24', '192.168.0.231/24']) lab.exec(inside, 'ip', ['addr', 'add', a, 'dev', tap1]);
-    lab.exec(inside, 'ip', ['route', 'add', 'default', 'via', '192.168.0.1']);
+    seedHosts(lab, outside, inside, tap0, tap1);
 
     // Servers inside: HTTP on 80 and 443, something on 22 and 8080 (to see filtering, not RST),
     // the port-forward target on .54:5001 answering with the peer address it sees, and syslog.
