@@ -32,12 +32,16 @@ export function fastParse(input: string): ItemNode[] | null {
   const n = input.length;
   const lineStarts = [0];
   for (let i = input.indexOf('\n'); i >= 0; i = input.indexOf('\n', i + 1)) lineStarts.push(i + 1);
+  // Most lookups are for the line of the previous one (a node's line, then its column).
+  let lastLine = 0;
   function lineOf(off: number): number {
+    if (off >= lineStarts[lastLine] && (lastLine + 1 === lineStarts.length || off < lineStarts[lastLine + 1])) return lastLine;
     let lo = 0, hi = lineStarts.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
       if (lineStarts[mid] <= off) lo = mid; else hi = mid - 1;
     }
+    lastLine = lo;
     return lo;
   }
   // Same shape and behaviour as the Loc of the Peggy grammar's initializer.
@@ -51,10 +55,31 @@ export function fastParse(input: string): ItemNode[] | null {
 
   let pos = 0;
   let depth = 0;
+  // Elements of the lists being read (nested lists stack up); each list is copied out at its
+  // exact length, so arrays in the AST carry no spare capacity.
+  const stack: unknown[] = [];
+  let top = 0;
+  const take = <T>(base: number): T[] => {
+    const a = stack.slice(base, top) as T[];
+    top = base;
+    return a;
+  };
   const ch = (p: number): number => input.charCodeAt(p);
   const fail = (): never => { throw BAIL; };
   const expect = (c: number): void => { if (ch(pos) !== c) fail(); pos++; };
   const enter = (): void => { if (++depth > MAX_DEPTH) fail(); };
+
+  // Identifiers repeat (ip, saddr, drop...): short ones are shared instead of sliced anew.
+  const words: Array<string | undefined> = new Array(1024);
+  const names: Array<string[] | undefined> = new Array(256);
+  function wordText(p: number, q: number): string {
+    const len = q - p;
+    if (len > 12) return input.slice(p, q);
+    const key = (ch(p) * 31 + ch(q - 1) * 7 + len * 131) & 1023;
+    const w = words[key];
+    if (w !== undefined && w.length === len && input.startsWith(w, p)) return w;
+    return (words[key] = input.slice(p, q));
+  }
 
   function skip(): void {
     let p = pos;
@@ -88,7 +113,7 @@ export function fastParse(input: string): ItemNode[] | null {
     if (!isAlpha(ch(p))) return null;
     let q = p + 1;
     while (q < n && isWordChar(ch(q))) q++;
-    const w = input.slice(p, q);
+    const w = wordText(p, q);
     if (q - p <= 5 && RESERVED.has(w)) return null;
     pos = q;
     return { text: w, loc: at(p, q) };
@@ -143,7 +168,11 @@ export function fastParse(input: string): ItemNode[] | null {
       return { kind: 'dec', value: Number(t), text: t, loc };
     }
     const b0 = digitsValue(start, e0), b1 = digitsValue(s1, e1), b2 = digitsValue(s2, e2), b3 = digitsValue(s3, e3);
-    return { kind: 'ip', bytes: [b0, b1, b2, b3], text: `${b0}.${b1}.${b2}.${b3}`, loc };
+    const normal = s1 === e0 + 1 && s2 === e1 + 1 && s3 === e2 + 1
+      && !(ch(start) === 48 && e0 - start > 1) && !(ch(s1) === 48 && e1 - s1 > 1)
+      && !(ch(s2) === 48 && e2 - s2 > 1) && !(ch(s3) === 48 && e3 - s3 > 1) && e3 - start <= 15;
+    const text = normal ? input.slice(start, e3) : `${b0}.${b1}.${b2}.${b3}`;
+    return { kind: 'ip', bytes: [b0, b1, b2, b3], text, loc };
   }
 
   function negative(): Value {
@@ -231,7 +260,7 @@ export function fastParse(input: string): ItemNode[] | null {
     if (!isAlpha(ch(p))) return -1;
     let q = p + 1;
     while (q < n && isWordChar(ch(q))) q++;
-    if (q - p <= 5 && RESERVED.has(input.slice(p, q))) return -1;
+    if (q - p <= 5 && RESERVED.has(wordText(p, q))) return -1;
     return q;
   }
 
@@ -239,7 +268,8 @@ export function fastParse(input: string): ItemNode[] | null {
     const start = pos;
     let e = wordEnd();
     if (e < 0) return fail();
-    const parts = [input.slice(start, e)];
+    const base = top;
+    stack[top++] = wordText(start, e);
     pos = e;
     for (;;) {
       const save = pos;
@@ -250,9 +280,20 @@ export function fastParse(input: string): ItemNode[] | null {
       const s = pos;
       e = wordEnd();
       if (e < 0) { pos = save; break; }
-      parts.push(input.slice(s, e));
+      stack[top++] = wordText(s, e);
       pos = e;
     }
+    let parts: string[];
+    if (top - base === 2) {
+      // Two-part names (ip.saddr) repeat: nothing changes name parts, so equal ones share an array.
+      const a = stack[base] as string, b = stack[base + 1] as string;
+      const key = (a.charCodeAt(0) * 7 + a.length * 31 + b.charCodeAt(0) * 3 + b.length * 131 + b.charCodeAt(b.length - 1)) & 255;
+      const hit = names[key];
+      if (hit !== undefined && hit[0] === a && hit[1] === b) {
+        top = base;
+        parts = hit;
+      } else parts = names[key] = take<string>(base);
+    } else parts = take<string>(base);
     return { kind: 'name', parts, loc: at(start, pos) };
   }
 
@@ -268,8 +309,10 @@ export function fastParse(input: string): ItemNode[] | null {
       const start = pos;
       pos++;
       skip();
-      const items = [value()];
-      listTail(items, value, 93);
+      const base = top;
+      stack[top++] = value();
+      listTail(value, 93);
+      const items = take<Value>(base);
       depth--;
       return { kind: 'list', items, loc: at(start, pos) };
     }
@@ -278,8 +321,10 @@ export function fastParse(input: string): ItemNode[] | null {
       const start = pos;
       pos++;
       skip();
-      const pairs = [pair()];
-      listTail(pairs, pair, 125);
+      const base = top;
+      stack[top++] = pair();
+      listTail(pair, 125);
+      const pairs = take<Pair>(base);
       depth--;
       return { kind: 'object', pairs, loc: at(start, pos) };
     }
@@ -287,13 +332,13 @@ export function fastParse(input: string): ItemNode[] | null {
   }
 
   /** `(_ "," _ @X)* _ close`, with pos after the first element. */
-  function listTail<T>(out: T[], item: () => T, close: number): void {
+  function listTail(item: () => unknown, close: number): void {
     for (;;) {
       skip();
       if (ch(pos) === 44) {
         pos++;
         skip();
-        out.push(item());
+        stack[top++] = item();
         continue;
       }
       expect(close);
@@ -316,7 +361,8 @@ export function fastParse(input: string): ItemNode[] | null {
   function cond(): CondNode {
     const start = pos;
     const first = andCond();
-    let items: CondNode[] | null = null;
+    const base = top;
+    stack[top++] = first;
     for (;;) {
       const save = pos;
       skip();
@@ -324,15 +370,17 @@ export function fastParse(input: string): ItemNode[] | null {
       else if (ch(pos) === 124 && ch(pos + 1) === 124) pos += 2;
       else { pos = save; break; }
       skip();
-      (items ??= [first]).push(andCond());
+      stack[top++] = andCond();
     }
-    return items ? { kind: 'or', items, loc: at(start, pos) } : first;
+    if (top - base === 1) { top = base; return first; }
+    return { kind: 'or', items: take<CondNode>(base), loc: at(start, pos) };
   }
 
   function andCond(): CondNode {
     const start = pos;
     const first = notCond();
-    let items: CondNode[] | null = null;
+    const base = top;
+    stack[top++] = first;
     for (;;) {
       const save = pos;
       skip();
@@ -340,9 +388,10 @@ export function fastParse(input: string): ItemNode[] | null {
       else if (ch(pos) === 38 && ch(pos + 1) === 38) pos += 2;
       else { pos = save; break; }
       skip();
-      (items ??= [first]).push(notCond());
+      stack[top++] = notCond();
     }
-    return items ? { kind: 'and', items, loc: at(start, pos) } : first;
+    if (top - base === 1) { top = base; return first; }
+    return { kind: 'and', items: take<CondNode>(base), loc: at(start, pos) };
   }
 
   function notCond(): CondNode {
@@ -437,12 +486,13 @@ export function fastParse(input: string): ItemNode[] | null {
 
   /** `(@Stmt _)+`, stopping before `}`. */
   function bodyStmts(): StmtNode[] {
-    const out: StmtNode[] = [];
+    const base = top;
     do {
-      out.push(stmt());
+      const st = stmt();
+      stack[top++] = st;
       skip();
     } while (pos < n && ch(pos) !== 125);
-    return out;
+    return take<StmtNode>(base);
   }
 
   function stmt(): StmtNode {
@@ -461,11 +511,15 @@ export function fastParse(input: string): ItemNode[] | null {
     if (ch(pos) === 40) {
       pos++;
       skip();
-      args = [];
       if (ch(pos) !== 41) {
-        args.push(value());
-        listTail(args, value, 41);
-      } else pos++;
+        const base = top;
+        stack[top++] = value();
+        listTail(value, 41);
+        args = take<Value>(base);
+      } else {
+        args = [];
+        pos++;
+      }
     }
     return { kind: 'action', name: first.text, nameLoc: first.loc, args, loc: at(start, pos) };
   }
@@ -563,5 +617,8 @@ export function fastParse(input: string): ItemNode[] | null {
   } catch (e) {
     if (e === BAIL || e instanceof RangeError) return null;
     throw e;
+  } finally {
+    // Loc objects keep this scope alive; stale entries must not keep AST nodes alive with it.
+    stack.length = 0;
   }
 }

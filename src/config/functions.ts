@@ -6,7 +6,7 @@
 
 import type { CondNode, FunctionNode, SrcLoc, StmtNode, Value } from '../../grammar/ast.js';
 import {
-  SEVERITIES, type Cond, type FunctionType, type LogArg, type Operand, type RuleInfo, type Stmt, type Subtype,
+  SEVERITIES, type Cond, type Field, type FunctionType, type LogArg, type Operand, type RuleInfo, type Stmt, type Subtype,
 } from './model.js';
 import { didYouMean, type Diagnostics } from './diagnostics.js';
 import { describeValue, type Resolver, type RVal, type ValueCtx } from './values.js';
@@ -80,6 +80,25 @@ export class FunctionChecker {
   private src(loc: SrcLoc, length = loc.length): string {
     const t = this.text;
     const end = Math.min(t.length, loc.offset + length);
+    // Common case: printable ASCII separated by single spaces, maybe followed by whitespace,
+    // at most 80 characters: the result is a plain slice of the source.
+    let last = loc.offset - 1;
+    let gap = 0;
+    let plain = true;
+    for (let i = loc.offset; i < end; i++) {
+      const c = t.charCodeAt(i);
+      if (c === 32 || c === 9 || c === 10 || c === 13) {
+        gap = c === 32 && gap === 0 ? 1 : 2;
+        continue;
+      }
+      if (c < 33 || c > 126 || (gap !== 0 && (gap !== 1 || last < loc.offset)) || i - loc.offset >= 80) {
+        plain = false;
+        break;
+      }
+      gap = 0;
+      last = i;
+    }
+    if (plain) return t.slice(loc.offset, last + 1);
     let out = '';
     let runStart = loc.offset;
     let space = false;
@@ -112,9 +131,14 @@ export class FunctionChecker {
   }
 
   private body(stmts: StmtNode[], ctx: Ctx): Tmpl[] {
+    if (stmts.length === 1) {
+      const t = this.stmt(stmts[0], ctx);
+      return t ? [t] : [];
+    }
     const out: Tmpl[] = [];
     let final: string | null = null;
-    for (const s of stmts) {
+    for (let i = 0; i < stmts.length; i++) {
+      const s = stmts[i];
       if (final) {
         this.diags.warn(s.loc, `This statement can never run: it follows an unconditional '${final}'`);
         final = '';
@@ -124,7 +148,7 @@ export class FunctionChecker {
       out.push(t);
       if (final === null && (t.k === 'accept' || t.k === 'drop' || t.k === 'dnat' || t.k === 'snat')) final = t.k;
     }
-    return out;
+    return exact(out);
   }
 
   private stmt(s: StmtNode, ctx: Ctx): Tmpl | null {
@@ -289,8 +313,8 @@ export class FunctionChecker {
       case 'or': case 'and': {
         const parts: Cond[] = [];
         let ok = true;
-        for (const item of c.items) {
-          const x = this.cond(item, ctx);
+        for (let i = 0; i < c.items.length; i++) {
+          const x = this.cond(c.items[i], ctx);
           if (x) parts.push(x);
           else ok = false;
         }
@@ -344,9 +368,17 @@ export class FunctionChecker {
     return { kind: 'cmp', op: c.op, left, right, loc };
   }
 
+  /** Field operands are plain read-only data: one object per field and file. */
+  private readonly fieldOperands = new Map<Field, Operand>();
+  private fieldOperand(f: Field): Operand {
+    let o = this.fieldOperands.get(f);
+    if (!o) this.fieldOperands.set(f, (o = { kind: 'field', field: f }));
+    return o;
+  }
+
   private operand(r: RVal, v: Value): Operand | null {
     switch (r.t) {
-      case 'field': return { kind: 'field', field: r.f };
+      case 'field': return this.fieldOperand(r.f);
       case 'num': return { kind: 'const', value: r.v };
       case 'bool': return { kind: 'const', value: r.v ? 1 : 0 };
       case 'str':
@@ -400,32 +432,38 @@ export class FunctionChecker {
   }
 
   private inst(body: Tmpl[], top: string, rules: RuleInfo[]): Stmt[] {
+    if (body.length === 1) return [this.instOne(body[0], top, rules)];
     const out: Stmt[] = [];
-    for (const t of body) {
-      const id = rules.length;
-      if (id >= MAX_RULES) throw new RangeError('too many rules after inlining function calls');
-      const loc = this.res.diags.loc(t.loc);
-      rules.push({ id, loc, text: t.text, fn: top });
-      switch (t.k) {
-        case 'if':
-          out.push({ kind: 'if', id, cond: t.cond, then: this.inst(t.then, top, rules),
-            else: t.else ? this.inst(t.else, top, rules) : null, loc });
-          break;
-        case 'accept': case 'drop': out.push({ kind: t.k, id, loc }); break;
-        case 'log': out.push({ kind: 'log', id, args: t.args, loc }); break;
-        case 'syslog': out.push({ kind: 'syslog', id, severity: t.severity, args: t.args, loc }); break;
-        case 'dnat': case 'snat': out.push({ kind: t.k, id, addr: t.addr, port: t.port, loc }); break;
-        case 'block': out.push({ kind: 'block', id, subtype: t.subtype, body: this.inst(t.body, top, rules), call: null, loc }); break;
-        case 'call': {
-          const callee = this.functions.get(t.name);
-          out.push({ kind: 'block', id, subtype: callee ? callee.subtype : 'ip',
-            body: callee ? this.inst(callee.body, top, rules) : [], call: t.name, loc });
-          break;
-        }
+    for (let i = 0; i < body.length; i++) out.push(this.instOne(body[i], top, rules));
+    return exact(out);
+  }
+
+  private instOne(t: Tmpl, top: string, rules: RuleInfo[]): Stmt {
+    const id = rules.length;
+    if (id >= MAX_RULES) throw new RangeError('too many rules after inlining function calls');
+    const loc = this.res.diags.loc(t.loc);
+    rules.push({ id, loc, text: t.text, fn: top });
+    switch (t.k) {
+      case 'if':
+        return { kind: 'if', id, cond: t.cond, then: this.inst(t.then, top, rules),
+          else: t.else ? this.inst(t.else, top, rules) : null, loc };
+      case 'accept': case 'drop': return { kind: t.k, id, loc };
+      case 'log': return { kind: 'log', id, args: t.args, loc };
+      case 'syslog': return { kind: 'syslog', id, severity: t.severity, args: t.args, loc };
+      case 'dnat': case 'snat': return { kind: t.k, id, addr: t.addr, port: t.port, loc };
+      case 'block': return { kind: 'block', id, subtype: t.subtype, body: this.inst(t.body, top, rules), call: null, loc };
+      case 'call': {
+        const callee = this.functions.get(t.name);
+        return { kind: 'block', id, subtype: callee ? callee.subtype : 'ip',
+          body: callee ? this.inst(callee.body, top, rules) : [], call: t.name, loc };
       }
     }
-    return out;
   }
+}
+
+/** Short arrays built by push carry spare capacity (16 slots); bodies are kept at their size. */
+function exact<T>(a: T[]): T[] {
+  return a.length < 16 ? a.slice() : a;
 }
 
 function balance(kind: 'and' | 'or', parts: Cond[], from: number, to: number): Cond {

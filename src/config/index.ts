@@ -1,4 +1,5 @@
-// NaCl front end: text -> located AST (grammar/parser.js) -> checked Model.
+// NaCl front end: text -> located AST -> checked Model. The AST comes from grammar/fast-parser.ts,
+// or from the Peggy parser (grammar/parser.js) when the fast path gives up; Peggy owns syntax errors.
 // loadConfig never throws on bad input: every problem becomes a located Diagnostic, and the
 // model is null iff at least one error was found. Independent errors are all collected (up to
 // MAX_ERRORS). Warnings are returned as diagnostics and also kept in model.warnings.

@@ -62,6 +62,9 @@ const PROPERTIES: Record<string, Record<string, Field>> = {
   ct: { state: 'ct.state' },
 };
 
+const FIELD_NS = new Map<string, string>();
+for (const ns of Object.keys(PROPERTIES)) for (const f of Object.values(PROPERTIES[ns])) FIELD_NS.set(f, ns);
+
 export const RESERVED_NAMES = new Set(['ip', 'tcp', 'udp', 'icmp', 'ct']);
 
 /** Predefined words (case-insensitive) and their numeric meaning. */
@@ -76,6 +79,10 @@ export const PREDEFINED: ReadonlyMap<string, number> = new Map<string, number>([
 
 /** Words the reference knows but that mean nothing at run time (rejected, Part A3). */
 const DEAD_WORDS = new Set(['iif', 'iifname', 'oif', 'oifname']);
+
+function badBytes(b: readonly number[]): boolean {
+  return b[0] > 255 || b[1] > 255 || b[2] > 255 || b[3] > 255;
+}
 
 export function ipToNumber(bytes: readonly number[]): number {
   return ((bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3]) >>> 0;
@@ -190,14 +197,14 @@ export class Resolver {
       case 'int': return { t: 'num', v: v.value, k: 'int', loc: v.loc };
       case 'dec': return { t: 'num', v: v.value, k: 'dec', loc: v.loc };
       case 'ip': {
-        if (v.bytes.some((b) => b > 255)) {
+        if (badBytes(v.bytes)) {
           this.diags.error(v.loc, `IPv4 addr ${v.text} contains bytes greater than 255`);
           return { t: 'err', loc: v.loc };
         }
         return { t: 'num', v: ipToNumber(v.bytes), k: 'addr', loc: v.loc };
       }
       case 'cidr': {
-        if (v.bytes.some((b) => b > 255)) {
+        if (badBytes(v.bytes)) {
           this.diags.error(v.loc, `IPv4 cidr ${v.text} contains bytes greater than 255`);
           return { t: 'err', loc: v.loc };
         }
@@ -264,8 +271,13 @@ export class Resolver {
   }
 
   private resolveName(parts: string[], loc: SrcLoc, ctx: ValueCtx): RVal {
-    const text = nameText(parts);
     const el = this.elements.get(parts[0]);
+    if (parts.length === 2 && !el) {
+      const props = PROPERTIES[parts[0]];
+      const f = props === undefined ? undefined : props[parts[1]];
+      if (f !== undefined && FIELD_NS.has(f)) return this.checkField(f, loc, ctx);
+    }
+    const text = nameText(parts);
     if (el) {
       if (el.kind === 'function') {
         if (parts.length > 1) this.diags.error(loc, `A function (${el.name}) does not have any named attributes`);
@@ -324,7 +336,7 @@ export class Resolver {
   }
 
   private checkField(f: Field, loc: SrcLoc, ctx: ValueCtx): RVal {
-    const ns = f.slice(0, f.indexOf('.'));
+    const ns = FIELD_NS.get(f) ?? f.slice(0, f.indexOf('.'));
     if (!ctx.allowed) {
       this.diags.error(loc, `The packet property ${f} can only be used inside a function`);
       return { t: 'err', loc };
