@@ -219,6 +219,16 @@ export class NatEngine implements ConnHooks, NatActions {
   // ---- ConnHooks --------------------------------------------------------------------------
 
   track(p: Pkt): number {
+    return this.arrive(p, true);
+  }
+
+  local(p: Pkt): number {
+    return this.arrive(p, false);
+  }
+
+  /** Classify; translate the destination of an existing connection (and quoted headers of
+   *  related ICMP errors); a new TCP connection arriving from a link may be load-balanced. */
+  private arrive(p: Pkt, fromLink: boolean): number {
     if (this.ct.classify(p) !== ACCEPT) return DROP;
     if (this.natPool.length < this.ct.capacity) this.sizeTo(this.ct.capacity);
     const c = p.conn;
@@ -228,23 +238,10 @@ export class NatEngine implements ConnHooks, NatActions {
       return ACCEPT;
     }
     if (this.ct.created) {
-      if (this.balancers.length > 0 && p.proto === PROTO_TCP) return this.balance(p, c);
+      if (fromLink && this.balancers.length > 0 && p.proto === PROTO_TCP) return this.balance(p, c);
       return ACCEPT;
     }
     this.translateDst(p, c, f);
-    return ACCEPT;
-  }
-
-  local(p: Pkt): number {
-    if (this.ct.classify(p) !== ACCEPT) return DROP;
-    if (this.natPool.length < this.ct.capacity) this.sizeTo(this.ct.capacity);
-    const c = p.conn;
-    const f = this.ct.flags(c);
-    if (p.ctState === CT_RELATED) {
-      if ((f & (F_SNAT | F_DNAT)) !== 0) this.icmpErrorDst(p, c, f);
-      return ACCEPT;
-    }
-    if (!this.ct.created) this.translateDst(p, c, f);
     return ACCEPT;
   }
 
