@@ -13,6 +13,7 @@
 
 import type { Cond, Field, Stmt } from '../src/config/model.js';
 import { normalizeSet, type NormalSet } from './sets.js';
+import { conjuncts } from './scaling.js';
 
 type IfStmt = Extract<Stmt, { kind: 'if' }>;
 
@@ -29,15 +30,6 @@ export interface IntervalRule {
   /** Inclusive, sorted, disjoint intervals of the key (exact values as [v, v]). */
   ranges: Array<[number, number]>;
   residual: Cond | null;
-}
-
-function conjuncts(c: Cond, out: Cond[]): void {
-  const stack: Cond[] = [c];
-  while (stack.length > 0) {
-    const x = stack.pop()!;
-    if (x.kind === 'and') stack.push(x.b, x.a);
-    else out.push(x);
-  }
 }
 
 /** The field and member set an atom tests, when it is `f == c`, `f in SET` or an `or` of those

@@ -53,7 +53,8 @@ function internSig2(fields: Field[]): Field[] {
   return s;
 }
 
-function conjuncts(c: Cond, out: Cond[]): void {
+/** The top-level `and` operands of c, in order (iterative: long chains do not recurse). */
+export function conjuncts(c: Cond, out: Cond[]): void {
   const stack: Cond[] = [c];
   while (stack.length > 0) {
     const x = stack.pop()!;

@@ -61,6 +61,7 @@ export class Router {
   private emitting = false;
   private readonly conntrackOn: boolean;
   private readonly sink: LogSink;
+  private readonly syslogHeader = { hostname: hostname(), appName: 'nacl-router', procId: process.pid };
   private fallbackTimers: NodeJS.Timeout[] = [];
   private dhcp: DhcpClient[] = [];
   /** Addresses learnt at run time (DHCP), by Iface. */
@@ -207,7 +208,7 @@ export class Router {
     if (sl && !this.emitting) {
       this.emitting = true;
       try {
-        const bytes = formatSyslog({ hostname: hostname(), appName: 'nacl-router', procId: process.pid }, severity, kind, message);
+        const bytes = formatSyslog(this.syslogHeader, severity, kind, message);
         this.stack.sendUdp(sl.address, 514, sl.port, bytes);
       } finally {
         this.emitting = false;

@@ -83,6 +83,16 @@ export class ElementChecker {
     return d && d.kind === 'name' && d.parts.length === 1 ? d.parts[0].toLowerCase() : null;
   }
 
+  /** The members of a typed element whose value must be an object, or null (reported). */
+  private elementMembers(el: Element, caseInsensitive: boolean): Map<string, Pair> | null {
+    const v = this.object(el.value!);
+    if (!v) {
+      this.diags.error(el.value!.loc, `${el.name} must be an object`);
+      return null;
+    }
+    return this.members(v, caseInsensitive, el.name);
+  }
+
   private object(v: Value): (Value & { kind: 'object' }) | null {
     const d = this.res.deref(v);
     return d && d.kind === 'object' ? d : null;
@@ -365,12 +375,8 @@ export class ElementChecker {
   // ---- Conntrack
 
   conntrack(el: Element, out: ConntrackModel): boolean {
-    const v = this.object(el.value!);
-    if (!v) {
-      this.diags.error(el.value!.loc, `${el.name} must be an object`);
-      return false;
-    }
-    const m = this.members(v, false, el.name);
+    const m = this.elementMembers(el, false);
+    if (!m) return false;
     let ok = true;
     out.declared = true;
     out.loc = this.diags.loc(el.nameLoc);
@@ -431,12 +437,8 @@ export class ElementChecker {
   // ---- Syslog
 
   syslog(el: Element): SyslogModel | null {
-    const v = this.object(el.value!);
-    if (!v) {
-      this.diags.error(el.value!.loc, `${el.name} must be an object`);
-      return null;
-    }
-    const m = this.members(v, false, el.name);
+    const m = this.elementMembers(el, false);
+    if (!m) return null;
     let ok = true;
     for (const [k, p] of m) {
       if (k !== 'address' && k !== 'port') {
@@ -459,12 +461,8 @@ export class ElementChecker {
   // ---- Timer
 
   timer(el: Element): TimerModel | null {
-    const v = this.object(el.value!);
-    if (!v) {
-      this.diags.error(el.value!.loc, `${el.name} must be an object`);
-      return null;
-    }
-    const m = this.members(v, true, el.name);
+    const m = this.elementMembers(el, true);
+    if (!m) return null;
     let ok = true;
     let interval: number | null = null;
     const data: string[] = [];
@@ -507,12 +505,8 @@ export class ElementChecker {
   // ---- Load_balancer
 
   loadBalancer(el: Element, ifaces: Map<string, Element>): LoadBalancerModel | null {
-    const v = this.object(el.value!);
-    if (!v) {
-      this.diags.error(el.value!.loc, `${el.name} must be an object`);
-      return null;
-    }
-    const m = this.members(v, false, el.name);
+    const m = this.elementMembers(el, false);
+    if (!m) return null;
     let ok = true;
     for (const [k, p] of m) {
       if (!['layer', 'clients', 'servers'].includes(k)) {

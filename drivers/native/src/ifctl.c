@@ -78,26 +78,25 @@ napi_value nl_if_get_mtu(napi_env env, napi_callback_info info) {
   return out;
 }
 
-napi_value nl_if_set_mtu(napi_env env, napi_callback_info info) {
+/* (name, int) -> one SIOCSIF* ioctl that takes an int in the ifreq (MTU, txqueuelen). */
+static napi_value set_int(napi_env env, napi_callback_info info, const char *what, unsigned long req, int qlen) {
   napi_value argv[2];
   struct ifreq ifr;
-  int32_t mtu = 0;
+  int32_t v = 0;
   if (name_args(env, info, &ifr, argv, 2) < 0) return NULL;
-  napi_get_value_int32(env, argv[1], &mtu);
-  ifr.ifr_mtu = mtu;
-  ifreq_ioctl(env, "SIOCSIFMTU", SIOCSIFMTU, &ifr);
+  napi_get_value_int32(env, argv[1], &v);
+  if (qlen) ifr.ifr_qlen = v;
+  else ifr.ifr_mtu = v;
+  ifreq_ioctl(env, what, req, &ifr);
   return NULL;
 }
 
+napi_value nl_if_set_mtu(napi_env env, napi_callback_info info) {
+  return set_int(env, info, "SIOCSIFMTU", SIOCSIFMTU, 0);
+}
+
 napi_value nl_if_set_txqlen(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  struct ifreq ifr;
-  int32_t qlen = 0;
-  if (name_args(env, info, &ifr, argv, 2) < 0) return NULL;
-  napi_get_value_int32(env, argv[1], &qlen);
-  ifr.ifr_qlen = qlen;
-  ifreq_ioctl(env, "SIOCSIFTXQLEN", SIOCSIFTXQLEN, &ifr);
-  return NULL;
+  return set_int(env, info, "SIOCSIFTXQLEN", SIOCSIFTXQLEN, 1);
 }
 
 napi_value nl_if_get_mac(napi_env env, napi_callback_info info) {
