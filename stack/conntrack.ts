@@ -200,7 +200,9 @@ export class Conntrack implements ConnHooks {
   constructor(cfg: Partial<ConntrackConfig> = {}, opts: ConntrackOptions = {}) {
     this.builtinCap = opts.builtinCap ?? 1 << 20;
     this.epochMs = opts.nowMs ?? Date.now();
-    this.seed = (opts.seed ?? (Math.random() * 0x100000000)) >>> 0;
+    // int32, never a heap number: every instance keeps the same field representation, so code
+    // optimized for one (the warm-up router) stays valid for the next.
+    this.seed = (opts.seed ?? (Math.random() * 0x100000000)) | 0;
     this.log = opts.log ?? null;
     this.maxCap = this.builtinCap;
     this.configure(cfg);

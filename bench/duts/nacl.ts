@@ -3,7 +3,9 @@
 // The router creates both TAPs; once they exist the harness moves their kernel sides into the
 // client and server namespaces and configures addresses and routes (the router answers ARP for
 // 10.10.1.1 and 10.10.2.1 itself). The NaCl file comes from gen/rulesets.ts. Under the 'rt'
-// policy only the router's main thread runs SCHED_FIFO (see setup).
+// policy only the router's main thread runs SCHED_FIFO (see setup). The router's poll mode
+// (--busy-poll) is not used: a SCHED_FIFO thread that never sleeps loses the core for 50 ms of
+// every second to the kernel's RT bandwidth control, and at CFS priority it loses to other work.
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

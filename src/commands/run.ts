@@ -10,6 +10,8 @@ import { Router, linkKeys, ipStr, type LinkSpec } from '../router.js';
 import { serveCtl, closeCtl, DEFAULT_CTL } from '../control/ctl.js';
 import { renderShow } from '../control/show.js';
 import { serveMetrics } from '../control/metrics.js';
+import { warmUp } from '../warmup.js';
+import { ensureRouterFlags } from '../vmflags.js';
 
 const HELP = `usage: nacl-router [run] FILE [options]
 
@@ -26,12 +28,16 @@ options:
   --pcap N=FILE          write every frame link N receives and sends to FILE (classic pcap)
   --metrics HOST:PORT    serve Prometheus metrics at http://HOST:PORT/metrics
   --no-offload           open TAP devices without vnet_hdr/TSO offloads
+  --no-warmup            skip the JIT warm-up before the links open (faster start; the
+                         first burst of traffic then meets unoptimized code)
+  --busy-poll            poll mode: never sleep waiting for frames (lowest latency; keeps one
+                         core 100% busy, so pin the router to a core of its own)
   --ctl PATH             control socket for \`nacl-router ctl\` (default ${DEFAULT_CTL});
                          --ctl none disables it
   --log-level LEVEL      trace, debug, info (default), warn, error
   -h, --help             this help`;
 
-interface RunArgs { file: string | null; links: Map<string, LinkSpec>; offload: boolean; level?: string; ctl: string; pcap?: Map<string, string>; metrics?: { host: string; port: number }; error?: string }
+interface RunArgs { file: string | null; links: Map<string, LinkSpec>; offload: boolean; busyPoll?: boolean; warmup?: boolean; level?: string; ctl: string; pcap?: Map<string, string>; metrics?: { host: string; port: number }; error?: string }
 
 function parseLinks(args: string[]): RunArgs {
   const links = new Map<string, LinkSpec>();
@@ -41,6 +47,8 @@ function parseLinks(args: string[]): RunArgs {
   let ctl = DEFAULT_CTL;
   const pcap = new Map<string, string>();
   let metrics: { host: string; port: number } | undefined;
+  let busyPoll = false;
+  let warmup = true;
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === '--link') {
@@ -60,6 +68,8 @@ function parseLinks(args: string[]): RunArgs {
       if (!m || Number(m[2]) > 65535) return { file, links, offload, ctl, error: `bad --metrics '${v}': expected HOST:PORT` };
       metrics = { host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) };
     } else if (a === '--no-offload') offload = false;
+    else if (a === '--busy-poll') busyPoll = true;
+    else if (a === '--no-warmup') warmup = false;
     else if (a === '--log-level') level = args[++i];
     else if (a === '--ctl') ctl = args[++i] ?? '';
     else if (a.startsWith('-') && a !== '-') return { file, links, offload, ctl, error: `unknown option ${a}` };
@@ -67,7 +77,7 @@ function parseLinks(args: string[]): RunArgs {
     else return { file, links, offload, ctl, error: `unexpected argument ${a}` };
   }
   if (!ctl) return { file, links, offload, ctl, error: '--ctl needs a path (or none)' };
-  return { file, links, offload, level, ctl, pcap, metrics };
+  return { file, links, offload, busyPoll, warmup, level, ctl, pcap, metrics };
 }
 
 async function openLinks(model: Model, specs: Map<string, LinkSpec>, offload: boolean, pcap: Map<string, string>): Promise<Link[]> {
@@ -104,6 +114,7 @@ export const command: Command = {
       process.stderr.write(`nacl-router: ${opts.error ?? 'no FILE given'}\n${HELP}\n`);
       return 2;
     }
+    ensureRouterFlags();
     const file = opts.file;
     let text: string;
     try {
@@ -135,7 +146,17 @@ export const command: Command = {
       process.stderr.write(`nacl-router: ${(e as Error).message}\n`);
       return 2;
     }
+    if (opts.warmup && process.env.NACL_WARMUP !== '0') {
+      // After the real router and its links exist (so the code is optimized for their
+      // classes too), before it reads a frame.
+      const w = await warmUp();
+      log.debug({ packets: w.packets, ms: Math.round(w.ms) }, 'warm-up done');
+    }
     router.start();
+    if (opts.busyPoll) {
+      const { nativeAddon } = await import('../../drivers/native.js');
+      nativeAddon().busyPoll(true);
+    }
     log.info({
       file,
       ifaces: model.ifaces.map((i, ix) => ({ name: i.name, link: links[linkKeys(model).indexOf(typeof i.index === 'number' ? String(i.index) : i.index.mac)]?.name, address: i.address === null ? null : ipStr(i.address), vlan: i.vlan, ix })),

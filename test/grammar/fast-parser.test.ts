@@ -102,6 +102,20 @@ t.test('a generated rule file (shaped like the scale test) takes the fast path',
   t.equal(JSON.stringify(fast), peggy(text), 'same AST');
 });
 
+t.test('parses are independent: earlier ASTs keep their own lines after later parses', async (t) => {
+  const a = fastParse('Filter::IP f {\n\n\n  accept\n}');
+  const b = fastParse('x: 1\nFilter::IP g { drop }');
+  const bad = fastParse('Filter::IP h { accept');
+  t.equal(bad, null, 'a parse that gives up');
+  const c = fastParse('y: 2');
+  t.ok(a && b && c);
+  t.match(a?.[0], { kind: 'function', body: [{ kind: 'action', loc: { line: 4, col: 3, offset: 19 } }] });
+  t.match(b?.[1], { kind: 'function', loc: { line: 2, col: 1, offset: 5 }, body: [{ kind: 'action', loc: { line: 2, col: 16 } }] });
+  t.equal(JSON.stringify(a), peggy('Filter::IP f {\n\n\n  accept\n}'));
+  t.equal(JSON.stringify(b), peggy('x: 1\nFilter::IP g { drop }'));
+  t.equal(Object.getPrototypeOf(a![0].loc), Object.getPrototypeOf(c![0].loc), 'one location class for all parses');
+});
+
 // Small deterministic PRNG so a failure can be replayed from its seed.
 function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;

@@ -1,0 +1,60 @@
+// End to end: how the router process runs. It re-launches itself with the V8 flags it needs
+// (same PID, same output), warms its JIT before the links open (or not, with --no-warmup),
+// and forwards in poll mode (--busy-poll) as it does without it.
+import t from 'tap';
+import { readFileSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { Lab, skipReason } from '../../src/netlab.js';
+import { ROUTER_V8_FLAGS } from '../../src/vmflags.js';
+import { warmUp } from '../../src/warmup.js';
+import { startRouter } from './router-process.js';
+
+const CONF = [
+  'Iface a { index: 0, address: 10.61.1.1, netmask: 255.255.255.0 }',
+  'Iface b { index: 1, address: 10.61.2.1, netmask: 255.255.255.0, masquerade: true }',
+  'Gateway gw { forward: fw, a_net: { net: 10.61.1.0, netmask: 255.255.255.0, iface: a }, b_net: { net: 10.61.2.0, netmask: 255.255.255.0, iface: b } }',
+  'Filter::IP fw { if (ip.saddr == 172.16.0.1) { drop } accept }',
+].join('\n');
+
+t.test('warmUp drives a throwaway router and leaves nothing behind', async (t) => {
+  const w = await warmUp(150);
+  t.ok(w.packets > 1000, `${w.packets} packets in ${w.ms.toFixed(0)} ms`);
+  t.ok(w.ms < 5000);
+});
+
+const why = skipReason();
+if (why) {
+  t.test('router process', { skip: why }, () => undefined);
+} else {
+  const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+
+  for (const mode of ['default', 'no-warmup', 'busy-poll'] as const) {
+    t.test(`router process (${mode})`, async (t) => {
+      const lab = new Lab(t, `rt${mode[0]}`);
+      const h1 = lab.ns('r1');
+      const h2 = lab.ns('r2');
+      const tap0 = lab.name('ra');
+      const tap1 = lab.name('rb');
+      const dir = mkdtempSync(join(tmpdir(), 'nacl-rt-'));
+      t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+      const conf = join(dir, 'r.nacl');
+      writeFileSync(conf, CONF);
+      const extra = mode === 'default' ? [] : [`--${mode}`];
+      const router = await startRouter(lab, conf, [`0=tap:${tap0}`, `1=tap:${tap1}`], [tap0, tap1], extra);
+      const argv = cmdline(router.pid);
+      for (const f of ROUTER_V8_FLAGS) t.ok(argv.includes(f), `same PID re-launched with ${f}`);
+      if (mode !== 'no-warmup') t.match(router.out(), /warm-up done/, 'warm-up ran (debug log)');
+      else t.notMatch(router.out(), /warm-up done/);
+      lab.attach(tap0, h1, '10.61.1.10/24');
+      lab.exec(h1, 'ip', ['route', 'add', 'default', 'via', '10.61.1.1']);
+      lab.attach(tap1, h2, '10.61.2.10/24');
+      lab.exec(h2, 'ip', ['route', 'add', 'default', 'via', '10.61.2.1']);
+      t.equal(lab.status(h1, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', '10.61.2.10']), 0, 'ping through the router');
+      t.equal(lab.status(h1, 'ping', ['-c', '1', '-W', '2', '10.61.1.1']), 0, 'ping the router');
+      const out = await router.stop();
+      t.match(out, /stopped; counters/, 'SIGTERM still reaches the re-launched router');
+      t.notOk(lab.linkExists(tap0), 'links removed');
+    });
+  }
+}
