@@ -49,7 +49,7 @@ export const SETTINGS: Record<Mode, Settings> = {
   },
   full: {
     rules: [0, 100, 1000, 10_000, 100_000], connRules: [0, 10_000], runs: 3, tcpSeconds: 5,
-    trialSeconds: 1, searchSteps: 10, minRate: 1000, floodSeconds: 2, pingCount: 1000,
+    trialSeconds: 1, searchSteps: 10, minRate: 200, floodSeconds: 2, pingCount: 1000,
     pingInterval: 0.002, connFlows: 50_000, loadedLatency: true,
     routerStartSeconds: 300,
   },

@@ -2,8 +2,9 @@
 // vega and rendered headless, no canvas, no network). Every number in the report is a median
 // over runs; every ratio is computed run by run (device A and device B from the same run) and
 // the median of those ratios is reported, so slow drifts of a shared machine cancel out.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import type { BenchResults, Point } from './harness.js';
@@ -321,7 +322,10 @@ export async function writeReport(r: BenchResults, docsDir: string): Promise<str
     '  these namespaces.',
     '* **Devices.**',
     '  * *nacl-router*: `nacl-router run FILE --link 0=tap:A --link 1=tap:B`; the harness moves the kernel',
-    '    side of each TAP into the client / server namespace once the router has created it.',
+    '    side of each TAP into the client / server namespace once the router has created it. The router',
+    '    runs as shipped: it re-launches node with `--no-concurrent-recompilation` and warms its JIT on a',
+    '    throwaway in-process router before it reads its links (see docs/operations.md); poll mode',
+    '    (`--busy-poll`) is not used.',
     '  * *Linux*: a router namespace between two veth pairs, `ip_forward=1`, with the ruleset as iptables',
     '    (legacy xtables, FORWARD chain), nftables with one rule per address, or nftables with one set lookup.',
     '  * *C TAP forwarders* (`bench/ref/tapfwd.c`): one `read()` and one `write()` per frame between two TAPs',
@@ -372,6 +376,10 @@ export async function writeReport(r: BenchResults, docsDir: string): Promise<str
     md.push(`### ${METRICS[metric].title}`, '', table(r, metric), '');
   }
   md.push('## Charts', '', ...embedded.flatMap((e) => [e, '']));
+  // The analysis of the gaps (profiles, causes) is written by hand next to this generator, so a
+  // regenerated page keeps it; it names the run its numbers come from.
+  const analysis = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'analysis.md');
+  if (existsSync(analysis)) md.push(readFileSync(analysis, 'utf8').trim(), '');
   md.push(
     '## Limitations of this harness',
     '',

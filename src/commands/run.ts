@@ -146,7 +146,7 @@ export const command: Command = {
       process.stderr.write(`nacl-router: ${(e as Error).message}\n`);
       return 2;
     }
-    if (opts.warmup && process.env.NACL_WARMUP !== '0') {
+    if (opts.warmup) {
       // After the real router and its links exist (so the code is optimized for their
       // classes too), before it reads a frame.
       const w = await warmUp();
