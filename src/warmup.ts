@@ -225,8 +225,12 @@ async function driveOne(variant: number, until: number): Promise<number> {
     let port = 1024;
     for (let round = 0; (round < 8 || performance.now() < until) && round < 200; round++) {
       for (let k = 0; k < 48; k++) {
-        port = port >= 65000 ? 1024 : port + 1;
-        client.udp(SERVER, port, 9000, 18); // a new flow each: conntrack insert + masquerade
+        // New flows (conntrack insert + masquerade), enough that every warm-up router's table
+        // grows past its initial 1024 entries and the growth path is compiled too.
+        for (let j = 0; j < 3; j++) {
+          port = port >= 65000 ? 1024 : port + 1;
+          client.udp(SERVER, port, 9000, 18);
+        }
         if ((k & 3) === 0) client.udp(SERVER, 1000, 9000, 1400); // one long-lived flow
         if ((k & 7) === 0) client.tcp(SERVER, port, 80, 5000, 0, TCP_SYN, 0);
         if ((k & 15) === 0) client.icmpEcho(SERVER, 8, 7, (round * 48 + k) & 0xffff);

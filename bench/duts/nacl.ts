@@ -76,6 +76,9 @@ export class NaclDut implements Dut {
       await run('chrt', ['-f', '-p', String(RT.dut), String(proc.child.pid)]);
     }
     // T8: a live reload of the same file through the control socket (read, check, compile, swap).
+    // The socket appears once the router runs (after its JIT warm-up).
+    const sock = join(this.dir, 'ctl.sock');
+    for (let i = 0; i < 600 && !existsSync(sock) && proc.running; i++) await new Promise((r) => setTimeout(r, 50));
     let reloadMs: number | undefined;
     try {
       const t0 = process.hrtime.bigint();
