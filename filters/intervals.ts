@@ -12,7 +12,7 @@
 // a bucket index plus a short search over typed arrays and allocate nothing.
 
 import type { Cond, Field, Stmt } from '../src/config/model.js';
-import { normalizeSet, type NormalSet } from './sets.js';
+import { bucketShift, normalizeSet, type NormalSet } from './sets.js';
 import { conjuncts } from './scaling.js';
 
 type IfStmt = Extract<Stmt, { kind: 'if' }>;
@@ -21,8 +21,6 @@ type IfStmt = Extract<Stmt, { kind: 'if' }>;
 export const MIN_INTERVAL_RUN = 4;
 /** Distinct key fields per run (each is one lookup per packet). */
 export const MAX_RUN_FIELDS = 3;
-/** At most this many interval buckets per index. */
-const MAX_BUCKET_BITS = 18;
 const MAX_U32 = 0xffffffff;
 
 export interface IntervalRule {
@@ -193,13 +191,8 @@ export class IntervalIndex {
     this.last = ne - 1;
     this.base = ne > 1 ? pts[1]! : 1;
     this.top = pts[ne - 1]!;
-    const span = this.top - this.base + 1;
-    let nbBits = 0;
-    while ((1 << nbBits) < ne * 2 && nbBits < MAX_BUCKET_BITS) nbBits++;
-    let bshift = 0;
-    while (span / 2 ** bshift > 2 ** nbBits) bshift++;
+    const { shift: bshift, buckets: nb } = bucketShift(this.top - this.base + 1, ne);
     this.bshift = bshift;
-    const nb = Math.max(1, Math.ceil(span / 2 ** bshift));
     this.first = new Int32Array(nb + 1);
     let e = 0;
     for (let k = 0; k <= nb; k++) {

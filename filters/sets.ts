@@ -57,6 +57,16 @@ export function hashU32(v: number, shift: number): number {
 /** At most this many interval buckets (Int32Array entries) per set. */
 const MAX_BUCKET_BITS = 18;
 
+/** Shift that maps a value's offset into a span of `span` values to its bucket, for about two
+ *  buckets per interval (`n` intervals), at most 2^MAX_BUCKET_BITS buckets; and their count. */
+export function bucketShift(span: number, n: number): { shift: number; buckets: number } {
+  let nbBits = 0;
+  while ((1 << nbBits) < n * 2 && nbBits < MAX_BUCKET_BITS) nbBits++;
+  let shift = 0;
+  while (span / 2 ** shift > 2 ** nbBits) shift++;
+  return { shift, buckets: Math.max(1, Math.ceil(span / 2 ** shift)) };
+}
+
 /** A compiled `in` set. Intervals are found through a bucket index over the span they cover
  *  (value -> first interval that can contain it), then a bisection inside the bucket, so the
  *  cost does not grow with the number of intervals for evenly spread sets. */
@@ -99,13 +109,8 @@ export class NumberSet {
     set.ranges.forEach(([a, b], i) => { this.los[i] = a; this.his[i] = b; });
     this.base = nr > 0 ? this.los[0]! : 1;
     this.top = nr > 0 ? this.his[nr - 1]! : 0;
-    const span = this.top - this.base + 1;
-    let nbBits = 0;
-    while ((1 << nbBits) < nr * 2 && nbBits < MAX_BUCKET_BITS) nbBits++;
-    let bshift = 0;
-    while (span / 2 ** bshift > 2 ** nbBits) bshift++;
+    const { shift: bshift, buckets: nb } = bucketShift(this.top - this.base + 1, nr);
     this.bshift = bshift;
-    const nb = Math.max(1, Math.ceil(span / 2 ** bshift));
     this.first = new Int32Array(nb + 1);
     let i = 0;
     for (let k = 0; k < nb; k++) {

@@ -132,11 +132,17 @@ export class Lab {
     }, timeoutMs);
   }
 
+  /** A private temporary directory, removed at cleanup. */
+  tmpdir(prefix: string): string {
+    const dir = mkdtempSync(join(tmpdir(), `nacl-${prefix}-`));
+    this.dirs.push(dir);
+    return dir;
+  }
+
   /** A real syslog daemon (rsyslogd) listening on UDP addr:port inside ns. It parses each
    *  RFC 5424 message and writes `severity|app-name|msgid|message` lines, read by lines(). */
   syslogReceiver(ns: string, addr: string, port: number): { lines(): string[] } {
-    const dir = mkdtempSync(join(tmpdir(), 'nacl-syslog-'));
-    this.dirs.push(dir);
+    const dir = this.tmpdir('syslog');
     const out = join(dir, 'messages');
     writeFileSync(join(dir, 'rsyslog.conf'), [
       `global(workDirectory="${dir}")`,

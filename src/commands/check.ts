@@ -3,8 +3,7 @@
 // 2 on usage or I/O errors. `-` reads the configuration from stdin.
 
 import type { Command } from '../cli.js';
-import { formatDiagnostics, loadConfig } from '../config/index.js';
-import { readSource } from '../config/source.js';
+import { checkFileArg } from './file-arg.js';
 
 export const command: Command = {
   summary: 'check a NaCl file and report every error and warning (like nft -c)',
@@ -21,35 +20,19 @@ options:
 
 exit status: 0 valid (warnings allowed), 1 invalid, 2 usage or I/O error`,
   async run(args: string[]): Promise<number> {
-    let quiet = false;
-    const files: string[] = [];
-    for (const a of args) {
-      if (a === '-q' || a === '--quiet') quiet = true;
-      else if (a.startsWith('-') && a !== '-') {
-        process.stderr.write(`nacl-router check: unknown option ${a}\n`);
-        return 2;
-      } else files.push(a);
-    }
-    if (files.length !== 1) {
-      process.stderr.write('usage: nacl-router check [options] FILE   (nacl-router check --help)\n');
-      return 2;
-    }
-    const src = await readSource(files[0]);
-    if ('error' in src) {
-      process.stderr.write(`nacl-router check: ${src.error}\n`);
-      return 2;
-    }
-    const { model, diagnostics } = loadConfig(src.text, src.name);
-    process.stderr.write(formatDiagnostics(diagnostics, src.text));
+    const r = await checkFileArg('check', args, { '-q': 'quiet', '--quiet': 'quiet' }, '[options]');
+    if (typeof r === 'number') return r;
+    const { model, diagnostics } = r;
+    const quiet = r.opts.has('quiet');
     const errors = diagnostics.filter((d) => d.severity === 'error').length;
     const warnings = diagnostics.length - errors;
     if (!model) {
-      if (!quiet) process.stderr.write(`${src.name}: invalid (${errors} error${errors === 1 ? '' : 's'}${errors >= 20 ? ', stopped at 20' : ''})\n`);
+      if (!quiet) process.stderr.write(`${r.name}: invalid (${errors} error${errors === 1 ? '' : 's'}${errors >= 20 ? ', stopped at 20' : ''})\n`);
       return 1;
     }
     if (!quiet) {
       const fns = Object.keys(model.functions).length;
-      process.stdout.write(`${src.name}: valid (${model.ifaces.length} interfaces, ${fns} functions, ${model.rules.length} rules, ${warnings} warning${warnings === 1 ? '' : 's'})\n`);
+      process.stdout.write(`${r.name}: valid (${model.ifaces.length} interfaces, ${fns} functions, ${model.rules.length} rules, ${warnings} warning${warnings === 1 ? '' : 's'})\n`);
     }
     return 0;
   },

@@ -3,9 +3,8 @@
 // `--json` prints the Model itself (sorted keys). Exit codes as for `check`.
 
 import type { Command } from '../cli.js';
-import { formatDiagnostics, loadConfig } from '../config/index.js';
 import { modelJson, renderShow } from '../control/show.js';
-import { readSource } from '../config/source.js';
+import { checkFileArg } from './file-arg.js';
 
 export const command: Command = {
   summary: 'print the checked configuration: interfaces, routes, chains and rules',
@@ -21,26 +20,10 @@ options:
 
 exit status: 0 shown, 1 invalid configuration (diagnostics on stderr), 2 usage or I/O error`,
   async run(args: string[]): Promise<number> {
-    let json = false;
-    const files: string[] = [];
-    for (const a of args) {
-      if (a === '--json') json = true;
-      else if (a.startsWith('-') && a !== '-') {
-        process.stderr.write(`nacl-router show: unknown option ${a}\n`);
-        return 2;
-      } else files.push(a);
-    }
-    if (files.length !== 1) {
-      process.stderr.write('usage: nacl-router show [--json] FILE   (nacl-router show --help)\n');
-      return 2;
-    }
-    const src = await readSource(files[0]);
-    if ('error' in src) {
-      process.stderr.write(`nacl-router show: ${src.error}\n`);
-      return 2;
-    }
-    const { model, diagnostics } = loadConfig(src.text, src.name);
-    process.stderr.write(formatDiagnostics(diagnostics, src.text));
+    const r = await checkFileArg('show', args, { '--json': 'json' }, '[--json]');
+    if (typeof r === 'number') return r;
+    const { model } = r;
+    const json = r.opts.has('json');
     if (!model) return 1;
     process.stdout.write(json ? modelJson(model) : renderShow(model));
     return 0;

@@ -5,7 +5,7 @@
 // callback is safe, and that an open, started link does not keep a process from exiting
 // via process.exit.
 
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -48,6 +48,20 @@ function frames(n: number, seed: number, head: number): { buf: Uint8Array; off: 
   return { buf, off, len };
 }
 
+/** A TAP device and an AF_PACKET link on its kernel side (isolated), both closed at teardown. */
+function tapAndPacket(t: Test, name: string, opts: { vnetHdr: boolean; batch?: number }): { tap: TapLink; pk: PacketLink } {
+  const tap = new TapLink({ name, ...opts });
+  let pk: PacketLink | undefined;
+  t.teardown(() => {
+    pk?.close();
+    tap.close();
+  });
+  tap.setUp(true);
+  isolate(name);
+  pk = new PacketLink({ name, ...opts });
+  return { tap, pk };
+}
+
 /** Collects test frames of `seed` (checking their bytes) from a link's batches. */
 function collector(seed: number, vnet: boolean) {
   const got = { frames: 0, bad: 0, batches: 0, maxBatch: 0, hdrNonZero: 0 };
@@ -72,15 +86,7 @@ function collector(seed: number, vnet: boolean) {
 for (const vnetHdr of [true, false]) {
   t.test(`batches both ways between TapLink and PacketLink (vnetHdr ${vnetHdr})`, async (t) => {
     const name = `tk${vnetHdr ? 'v' : 'p'}${pid}`;
-    const tap = new TapLink({ name, vnetHdr, batch: 32 });
-    let pk: PacketLink | undefined;
-    t.teardown(() => {
-      pk?.close();
-      tap.close();
-    });
-    tap.setUp(true);
-    isolate(name);
-    pk = new PacketLink({ name, vnetHdr, batch: 32 });
+    const { tap, pk } = tapAndPacket(t, name, { vnetHdr, batch: 32 });
     const toTap = collector(1, vnetHdr);
     const toPk = collector(2, vnetHdr);
     tap.start(toTap.onRx);
@@ -169,15 +175,7 @@ t.test('callback exceptions, close in the callback, exit while running (child pr
 
 t.test('send() with hostile offsets, lengths and counts: no crash, every frame accounted', async (t) => {
   const name = `tf${pid}`;
-  const tap = new TapLink({ name, vnetHdr: true });
-  let pk: PacketLink | undefined;
-  t.teardown(() => {
-    pk?.close();
-    tap.close();
-  });
-  tap.setUp(true);
-  isolate(name);
-  pk = new PacketLink({ name, vnetHdr: true });
+  const { tap, pk } = tapAndPacket(t, name, { vnetHdr: true });
   const { buf } = frames(16, 3, 64);
   const off = new Int32Array(16);
   const len = new Int32Array(16);
@@ -211,7 +209,7 @@ t.test('send() with hostile offsets, lengths and counts: no crash, every frame a
   }
   t.equal(bad, 0, `written + dropped == count in all ${calls * 2} calls`);
   t.throws(() => tap.send(new Int32Array(4) as unknown as Uint8Array, off, len, 1), TypeError);
-  t.throws(() => pk!.send(buf, new Uint32Array(4) as unknown as Int32Array, len, 1), TypeError);
+  t.throws(() => pk.send(buf, new Uint32Array(4) as unknown as Int32Array, len, 1), TypeError);
   tap.start(() => {});
   t.throws(() => tap.start(() => {}), /already started/);
 });

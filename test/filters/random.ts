@@ -135,17 +135,7 @@ export class Gen {
       const body = this.chance(0.75) ? [this.verdict(b, nat)] : this.stmts(b, 0, nat, 1 + this.int(2));
       rules.push(b.if(c!, body));
     }
-    if (this.chance(0.3)) {
-      // else ladder: if (a) { v } else { if (b) { v } else { ... } }
-      let tail: Stmt[] | null = null;
-      for (let i = rules.length - 1; i >= 0; i--) {
-        const s = rules[i] as Extract<Stmt, { kind: 'if' }>;
-        s.else = tail;
-        tail = [s];
-      }
-      return tail ?? [];
-    }
-    return rules;
+    return this.chance(0.3) ? elseLadder(rules) : rules;
   }
 
   /** An interval-keyed member set around the value pool of f: CIDR-like blocks, ranges, single
@@ -187,16 +177,7 @@ export class Gen {
       const body = r < 0.6 ? [this.verdict(b, nat)] : r < 0.7 ? [] : this.stmts(b, 0, nat, 1 + this.int(2));
       rules.push(b.if(c, body));
     }
-    if (this.chance(0.2)) {
-      let tail: Stmt[] | null = null;
-      for (let i = rules.length - 1; i >= 0; i--) {
-        const s = rules[i] as Extract<Stmt, { kind: 'if' }>;
-        s.else = tail;
-        tail = [s];
-      }
-      return tail ?? [];
-    }
-    return rules;
+    return this.chance(0.2) ? elseLadder(rules) : rules;
   }
 
   packetSpec(): PacketSpec {
@@ -215,4 +196,15 @@ export class Gen {
     if (this.chance(0.3)) s.len = (s.proto === 6 ? 40 : 28) + this.int(60);
     return buildPacket(s);
   }
+}
+
+/** Sibling ifs as an else ladder: if (a) { v } else { if (b) { v } else { ... } }. */
+function elseLadder(rules: Stmt[]): Stmt[] {
+  let tail: Stmt[] | null = null;
+  for (let i = rules.length - 1; i >= 0; i--) {
+    const s = rules[i] as Extract<Stmt, { kind: 'if' }>;
+    s.else = tail;
+    tail = [s];
+  }
+  return tail ?? [];
 }

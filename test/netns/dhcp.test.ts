@@ -3,10 +3,8 @@
 import t from 'tap';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { Lab, skipReason, waitFor } from '../../src/netlab.js';
-import { startRouter } from './router-process.js';
+import { routerBetween } from './router-process.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const why = skipReason();
@@ -15,13 +13,8 @@ if (why) {
 } else {
   t.test('DHCP lease on the uplink, masquerade from the leased address', async (t) => {
     const lab = new Lab(t, 'dh');
-    const wan = lab.ns('dhw');
-    const lan = lab.ns('dhl');
-    const tap0 = lab.name('dh0');
-    const tap1 = lab.name('dh1');
-    const dir = mkdtempSync(join(tmpdir(), 'nacl-dhcp-'));
-    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-    const router = await startRouter(lab, join(HERE, 'fixtures', 'dhcp.nacl'), [`0=tap:${tap0}`, `1=tap:${tap1}`], [tap0, tap1]);
+    const dir = lab.tmpdir('dhcp');
+    const { router, hosts: [wan, lan], taps: [tap0, tap1] } = await routerBetween(lab, 'dh', join(HERE, 'fixtures', 'dhcp.nacl'));
     lab.attach(tap0, wan, '10.0.0.1/24');
     lab.attach(tap1, lan, '192.168.1.10/24');
     lab.exec(lan, 'ip', ['route', 'add', 'default', 'via', '192.168.1.1']);

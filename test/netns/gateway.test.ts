@@ -5,10 +5,9 @@
 import t from 'tap';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Lab, skipReason, sleep, waitFor } from '../../src/netlab.js';
-import { startRouter } from './router-process.js';
+import { routerBetween } from './router-process.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const why = skipReason();
@@ -17,18 +16,12 @@ if (why) {
 } else {
   t.test('gateway behaviours through TAP links', async (t) => {
     const lab = new Lab(t, 'gw');
-    const h1 = lab.ns('gh1');
-    const h2 = lab.ns('gh2');
-    const tap0 = lab.name('gt0');
-    const tap1 = lab.name('gt1');
     // A private copy of the configuration: the reload test edits it.
-    const dir = mkdtempSync(join(tmpdir(), 'nacl-gw-'));
-    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-    const conf = join(dir, 'gateway.nacl');
+    const conf = join(lab.tmpdir('gw'), 'gateway.nacl');
     const original = readFileSync(join(HERE, 'fixtures', 'gateway.nacl'), 'utf8');
     writeFileSync(conf, original);
     const metricsPort = 19000 + (process.pid % 1000);
-    const router = await startRouter(lab, conf, [`0=tap:${tap0}`, `1=tap:${tap1}`], [tap0, tap1], ['--metrics', `127.0.0.1:${metricsPort}`]);
+    const { router, hosts: [h1, h2], taps: [tap0, tap1] } = await routerBetween(lab, 'g', conf, ['--metrics', `127.0.0.1:${metricsPort}`]);
     lab.attach(tap0, h1, '10.0.1.10/24');
     lab.exec(h1, 'ip', ['route', 'add', 'default', 'via', '10.0.1.1']);
     lab.attach(tap1, h2, '10.0.2.10/24');

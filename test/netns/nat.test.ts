@@ -2,10 +2,8 @@
 import t from 'tap';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { Lab, ROOT, sh, skipReason } from '../../src/netlab.js';
-import { startRouter } from './router-process.js';
+import { routerBetween } from './router-process.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const why = skipReason();
@@ -14,14 +12,8 @@ if (why) {
 } else {
   t.test('masquerade: the LAN reaches the outside from the uplink address', async (t) => {
     const lab = new Lab(t, 'mq');
-    const wan = lab.ns('mqw');
-    const lan = lab.ns('mql');
-    const tap0 = lab.name('mq0');
-    const tap1 = lab.name('mq1');
-    const dir = mkdtempSync(join(tmpdir(), 'nacl-mq-'));
-    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-    const pcap = join(dir, 'uplink.pcap');
-    const router = await startRouter(lab, join(HERE, 'fixtures', 'masquerade.nacl'), [`0=tap:${tap0}`, `1=tap:${tap1}`], [tap0, tap1], ['--pcap', `0=${pcap}`]);
+    const pcap = join(lab.tmpdir('mq'), 'uplink.pcap');
+    const { router, hosts: [wan, lan], taps: [tap0, tap1] } = await routerBetween(lab, 'mq', join(HERE, 'fixtures', 'masquerade.nacl'), ['--pcap', `0=${pcap}`]);
     lab.attach(tap0, wan, '10.0.0.1/24'); // no route back to the LAN: only masquerade makes replies work
     lab.attach(tap1, lan, '192.168.1.10/24');
     lab.exec(lan, 'ip', ['route', 'add', 'default', 'via', '192.168.1.1']);
@@ -55,11 +47,7 @@ if (why) {
 
   t.test('load balancer spreads connections round-robin over the pool', async (t) => {
     const lab = new Lab(t, 'lb');
-    const clients = lab.ns('lbc');
-    const servers = lab.ns('lbs');
-    const tap0 = lab.name('lb0');
-    const tap1 = lab.name('lb1');
-    await startRouter(lab, join(ROOT, 'examples', 'load-balancer.nacl'), [`0=tap:${tap0}`, `1=tap:${tap1}`], [tap0, tap1]);
+    const { hosts: [clients, servers], taps: [tap0, tap1] } = await routerBetween(lab, 'lb', join(ROOT, 'examples', 'load-balancer.nacl'));
     lab.attach(tap0, clients, '10.0.0.1/24');
     lab.attach(tap1, servers, '10.0.1.10/24');
     lab.exec(servers, 'ip', ['addr', 'add', '10.0.1.11/24', 'dev', tap1]);

@@ -49,3 +49,13 @@ export async function startRouter(lab: Lab, file: string, links: string[], waitL
     },
   };
 }
+
+/** The usual end-to-end topology: two host namespaces `${tag}h0` / `${tag}h1` and the router
+ *  between them on TAP links 0 and 1, which it creates (put them in place with lab.attach). */
+export async function routerBetween(lab: Lab, tag: string, file: string, extra: string[] = []):
+  Promise<{ router: RouterProc; hosts: [string, string]; taps: [string, string] }> {
+  const hosts: [string, string] = [lab.ns(`${tag}h0`), lab.ns(`${tag}h1`)];
+  const taps: [string, string] = [lab.name(`${tag}0`), lab.name(`${tag}1`)];
+  const router = await startRouter(lab, file, [`0=tap:${taps[0]}`, `1=tap:${taps[1]}`], taps, extra);
+  return { router, hosts, taps };
+}

@@ -2,13 +2,12 @@
 // (same PID, same output), warms its JIT before the links open (or not, with --no-warmup),
 // and forwards in poll mode (--busy-poll) as it does without it.
 import t from 'tap';
-import { readFileSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
 import { Lab, skipReason } from '../../src/netlab.js';
 import { ROUTER_V8_FLAGS } from '../../src/vmflags.js';
 import { warmUp } from '../../src/warmup.js';
-import { startRouter } from './router-process.js';
+import { routerBetween } from './router-process.js';
 
 const CONF = [
   'Iface a { index: 0, address: 10.61.1.1, netmask: 255.255.255.0 }',
@@ -32,16 +31,10 @@ if (why) {
   for (const mode of ['default', 'no-warmup', 'busy-poll'] as const) {
     t.test(`router process (${mode})`, async (t) => {
       const lab = new Lab(t, `rt${mode[0]}`);
-      const h1 = lab.ns('r1');
-      const h2 = lab.ns('r2');
-      const tap0 = lab.name('ra');
-      const tap1 = lab.name('rb');
-      const dir = mkdtempSync(join(tmpdir(), 'nacl-rt-'));
-      t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-      const conf = join(dir, 'r.nacl');
+      const conf = join(lab.tmpdir('rt'), 'r.nacl');
       writeFileSync(conf, CONF);
       const extra = mode === 'default' ? [] : [`--${mode}`];
-      const router = await startRouter(lab, conf, [`0=tap:${tap0}`, `1=tap:${tap1}`], [tap0, tap1], extra);
+      const { router, hosts: [h1, h2], taps: [tap0, tap1] } = await routerBetween(lab, 'r', conf, extra);
       const argv = cmdline(router.pid);
       for (const f of ROUTER_V8_FLAGS) t.ok(argv.includes(f), `same PID re-launched with ${f}`);
       if (mode !== 'no-warmup') t.match(router.out(), /warm-up done/, 'warm-up ran (debug log)');

@@ -6,7 +6,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import { Lab, skipReason } from '../../src/netlab.js';
-import { startRouter } from './router-process.js';
+import { routerBetween } from './router-process.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** Kernels built without 802.1Q (CONFIG_VLAN_8021Q) cannot play the tagged hosts. */
@@ -24,11 +24,7 @@ if (why) {
 } else {
   t.test('VLAN sub-interfaces', async (t) => {
     const lab = new Lab(t, 'vl');
-    const h0 = lab.ns('vh0');
-    const h1 = lab.ns('vh1');
-    const tap0 = lab.name('vt0');
-    const tap1 = lab.name('vt1');
-    await startRouter(lab, join(HERE, 'fixtures', 'vlan.nacl'), [`0=tap:${tap0}`, `1=tap:${tap1}`], [tap0, tap1]);
+    const { hosts: [h0, h1], taps: [tap0, tap1] } = await routerBetween(lab, 'vl', join(HERE, 'fixtures', 'vlan.nacl'));
     lab.attach(tap0, h0, '10.2.0.10/24');
     lab.attach(tap1, h1, null);
     const vlan = (ns: string, link: string, id: number, cidr: string) => {
