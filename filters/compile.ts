@@ -1,57 +1,98 @@
 // The rule compiler: Model function IR -> one plain JS function per hook, `(p: Pkt) => verdict`,
 // generated as source text and instantiated once with `new Function` (Part A2 semantics).
 //
+// Two steps, so the heavy one can run on another thread (a worker) and its result be transferred:
+//   planRuleset(model, {trace, scaling}) -> RulesetPlan: pure data (the generated source, typed
+//     arrays and tables of typed arrays, log templates); every ArrayBuffer in it is listed by
+//     planTransferList(). It never touches the packet thread's objects.
+//   instantiateRuleset(plan, {nat, log, trace, logLimit}) -> Ruleset: wraps the tables (O(1) per
+//     table), allocates the counters and calls `new Function` on the source (small: the rules'
+//     data is in the tables, not in the code). compileRuleset() does both.
+//
 // Invariants:
 // * A chain runs its functions in order; ACCEPT passes to the next, the first DROP ends it; an
 //   empty chain accepts. A top-level function returns at its first accept/drop/dnat/snat, even
 //   from inside nested blocks; one that falls off its end (a Nat, or a TCP/UDP/ICMP function
 //   given another protocol) accepts. Nested blocks and inlined calls fall through.
+// * Bodies are normalised first (normalize.ts): protocol blocks become guards on flat rule lists.
 // * Inside generated code a statement list either `return`s a verdict (0/1) or falls through;
 //   helper functions (size chunks, dispatch bodies) return the verdict or -1 to continue, so
 //   splitting code across functions never changes behaviour.
 // * No generated function body exceeds ~CHUNK_CHARS of source (V8 stops optimising huge
 //   functions); long lists are split into chunk functions, recursively.
-// * Runs of sibling equality rules go through scaling.ts hash dispatch, runs of sibling rules
-//   keyed on CIDRs/ranges/values of a few fields through intervals.ts interval dispatch (both
-//   visit candidates in source order); large `in` sets through sets.ts. Per packet nothing is
-//   allocated: counters are typed arrays, values are numbers.
+// * Runs of sibling rules keyed on classifier fields (rule-keys.ts) go through the multi-field
+//   classifier (classifier.ts); a run whose rules all test the same fields for equality through
+//   hash dispatch (scaling.ts); large `in` sets through sets.ts. Both visit candidates in source
+//   order, so first match, fall-through bodies and residual conditions behave as linear code.
+//   Per packet nothing is allocated: counters are typed arrays, values are numbers.
 // * Linear code stays small so V8 optimises it soon after a (re)compile: a simple rule
 //   (`if (c) { accept|drop }`) is one line ending in the shared HIT(), and each function reads a
-//   repeated packet field once into a local (hoistReads). Optionally (tableMin) long runs of
-//   simple rules are data for one shared interpreter instead (table.ts).
-// * Counters (by rule id): an `if` counts when its condition held, a block when entered, an
-//   action when executed; bytes are the IPv4 total length (p.ipLen).
-// * Trace code exists only when opts.trace is given.
+//   repeated packet field once into a local (hoistReads).
+// * Counters (by rule id): an `if` counts when its condition held, an action when executed;
+//   blocks have none (normalize.ts); bytes are the IPv4 total length (p.ipLen).
+// * Trace code exists only when the plan was made with trace.
 
-import type { CmpOp, Cond, Field, FunctionDef, Model, Operand, Stmt, ValueSet } from '../src/config/model.js';
+import type { CmpOp, Cond, Field, LogArg, Model, Operand, Stmt, ValueSet } from '../src/config/model.js';
 import { SUBTYPE_PROTO } from '../src/config/model.js';
 import type { HookFn, LogSink, NatActions } from '../stack/wire/pkt.js';
+import { Classifier, classifierStats, tableBytes, type ClassifierTables } from './classifier.js';
 import { fieldExpr } from './fields.js';
 import { RuleLogger, LOG_SEVERITY, type LogLimitOptions } from './log.js';
-import { analyzeIntervalRule, findIntervalRuns, IntervalIndex, MIN_INTERVAL_RUN, type IntervalRun } from './intervals.js';
-import { RuleTable, runTable, tableRule } from './table.js';
+import { listTerminates, normalizeList, terminates, type Env } from './normalize.js';
+import { classifierRules, ruleKey, type RuleKey } from './rule-keys.js';
 import { DispatchTable, findRuns, hashStatements, type Run } from './scaling.js';
-import { inlineSetTest, normalizeSet, NumberSet } from './sets.js';
+import { inlineSetTest, normalizeSet, NumberSet, type NumberSetTables } from './sets.js';
 import type { TraceSink } from './trace.js';
+
+export interface PlanOptions {
+  /** Compile trace events into the chains. */
+  trace?: boolean;
+  /** Classifier and hash dispatch for runs of rules (default true; false = plain linear code). */
+  scaling?: boolean;
+}
 
 export interface CompileOptions {
   nat: NatActions;
   log: LogSink;
   trace?: TraceSink;
   logLimit?: LogLimitOptions;
-  /** Hash dispatch for runs of equality rules (default true; false = plain linear code). */
+  /** As in PlanOptions. */
   scaling?: boolean;
-  /** Runs of at least this many simple rules that no dispatch takes become a rule table
-   *  (table.ts) instead of generated code; 0 = never. Default TABLE_MIN; no tables with trace. */
-  tableMin?: number;
 }
 
-/** Default shortest run kept as a rule table: 0 (off). Measured (bench/rules.ts, shape f): the
- *  table runs at ~10 ns/rule from the first packets, optimised generated code at ~1 ns/rule
- *  once V8 has compiled it (about 5 s of warm-up at 10,000 rules on a loaded 2-core machine). */
-export const TABLE_MIN = 0;
-
 export interface HookSet { prerouting: HookFn; input: HookFn; output: HookFn; postrouting: HookFn }
+
+export interface CompileStats {
+  /** Hash dispatch runs and the rules they cover. */
+  dispatchRuns: number; dispatchedRules: number;
+  /** Classifier runs, the rules they cover, their trees and the bytes of their tables. */
+  classifierRuns: number; classifierRules: number; classifierTrees: number; classifierBytes: number;
+  helperFunctions: number; sourceChars: number;
+  /** Largest generated function body (characters of source). */
+  maxFunctionChars: number;
+}
+
+/** A constant of the generated code: a typed array, or the tables of a set or classifier. */
+export type PlanConst =
+  | Int32Array | Int8Array | Uint8Array | Float64Array
+  | { kind: 'set'; tables: NumberSetTables }
+  | { kind: 'classifier'; tables: ClassifierTables };
+
+export interface LogTemplate { id: number; kind: 'log' | 'syslog'; severity: number; args: LogArg[] }
+
+/** The compiled form of a Model as plain data (structured-cloneable). */
+export interface RulesetPlan {
+  /** Body of `new Function('E', 'K', source)`; returns { ifaces, forward, fns }. */
+  source: string;
+  consts: PlanConst[];
+  logs: LogTemplate[];
+  /** Size of the counter arrays (largest rule id + 1). */
+  ruleCount: number;
+  /** Names of the compiled top-level functions, in the order of the factory's `fns`. */
+  functions: string[];
+  trace: boolean;
+  stats: CompileStats;
+}
 
 export interface Ruleset {
   /** Same order as model.ifaces. */
@@ -63,15 +104,7 @@ export interface Ruleset {
   functions: Record<string, HookFn>;
   /** The log/syslog limiter (call flush() from a timer to send pending summaries). */
   logger: RuleLogger;
-  stats: {
-    dispatchRuns: number; dispatchedRules: number; helperFunctions: number; sourceChars: number;
-    /** Interval dispatch runs (CIDR/range keys) and the rules they cover. */
-    intervalRuns: number; intervalRules: number;
-    /** Rule tables and the rules they hold. */
-    tables: number; tableRules: number;
-    /** Largest generated function body (characters of source). */
-    maxFunctionChars: number;
-  };
+  stats: CompileStats;
 }
 
 /** Split generated statement lists larger than this (characters of source). Measured: about
@@ -81,11 +114,11 @@ export interface Ruleset {
 const CHUNK_CHARS = 30000;
 /** log2 of the rules per helper function in dispatch residual/body switches. */
 const CASE_SHIFT = 5;
+/** Shortest run of keyed rules worth a classifier (shorter ones stay linear code). */
+export const CLASSIFIER_MIN_RUN = 8;
 
 const ACCEPT_ALL: HookFn = () => 0;
 const PROLOGUE = 'const b = p.buf, o3 = p.l3, o4 = p.l4; let t = 0, h = 0, v = 0;';
-
-type Env = { proto: number };
 
 function num(v: number): string {
   if (Object.is(v, -0)) return '0';
@@ -94,29 +127,34 @@ function num(v: number): string {
 
 const q = (s: string): string => JSON.stringify(s);
 
+type IfStmt = Extract<Stmt, { kind: 'if' }>;
+
+/** A dispatched stretch of a statement list. */
+type Piece =
+  | { kind: 'hash'; start: number; end: number; run: Run }
+  | { kind: 'classifier'; start: number; end: number; keys: RuleKey[] };
+
 class Gen {
-  readonly consts: unknown[] = [];
+  readonly consts: PlanConst[] = [];
   readonly helpers: string[] = [];
+  readonly logs: LogTemplate[] = [];
   private readonly setNames = new Map<ValueSet, string>();
-  dispatchRuns = 0;
-  dispatchedRules = 0;
+  readonly stats: CompileStats = {
+    dispatchRuns: 0, dispatchedRules: 0, classifierRuns: 0, classifierRules: 0, classifierTrees: 0, classifierBytes: 0,
+    helperFunctions: 0, sourceChars: 0, maxFunctionChars: 0,
+  };
 
-  constructor(readonly trace: boolean, readonly scaling: boolean, readonly logger: RuleLogger, readonly tableMin: number) {}
+  constructor(readonly trace: boolean, readonly scaling: boolean) {}
 
-  tables = 0;
-  tableRules = 0;
-
-  constant(v: unknown): string {
+  constant(v: PlanConst): string {
     this.consts.push(v);
     return `K${this.consts.length - 1}`;
   }
 
-  maxFunctionChars = 0;
-
   helper(params: string, body: string): string {
     const name = `H${this.helpers.length}`;
     body = hoistReads(body);
-    this.maxFunctionChars = Math.max(this.maxFunctionChars, body.length);
+    this.stats.maxFunctionChars = Math.max(this.stats.maxFunctionChars, body.length);
     this.helpers.push(`function ${name}(${params}) { ${PROLOGUE}\n${body}\n}`);
     return name;
   }
@@ -144,33 +182,34 @@ class Gen {
       }
       case 'in':
         return this.inTest(c.left, c.set, env);
-      case 'and':
+      case 'and': {
+        // After a protocol test (a block's guard) the rest knows the protocol.
+        let e = env;
+        const parts: string[] = [];
+        for (const x of c.terms) {
+          parts.push(this.cond(x, e));
+          const p = protocolTest(x);
+          if (p >= 0 && e.proto < 0) e = { proto: p };
+        }
+        return `(${parts.join(' && ')})`;
+      }
       case 'or': {
-        const terms: Cond[] = [];
-        const stack: Cond[] = [c];
-        while (stack.length > 0) {
-          const x = stack.pop()!;
-          if (x.kind === c.kind) stack.push(x.b, x.a);
-          else terms.push(x);
-        }
-        if (c.kind === 'or') {
-          const merged = mergeOrTerms(terms);
-          if (merged) return this.inTest({ kind: 'field', field: merged.field }, merged.set, env);
-        }
-        return `(${terms.map((x) => this.cond(x, env)).join(c.kind === 'and' ? ' && ' : ' || ')})`;
+        const merged = mergeOrTerms(c.terms);
+        if (merged) return this.inTest({ kind: 'field', field: merged.field }, merged.set, env);
+        return `(${c.terms.map((x) => this.cond(x, env)).join(' || ')})`;
       }
     }
   }
 
   inTest(left: Operand, set: ValueSet, env: Env): string {
     const norm = normalizeSet(set);
-    if (left.kind === 'const') return String(new NumberSet(norm).has(left.value));
+    if (left.kind === 'const') return String(NumberSet.of(norm).has(left.value));
     const lv = this.operand(left, env);
     const inline = inlineSetTest(norm, 't');
     if (inline !== null) return `((t = ${lv}), ${inline})`;
     let name = this.setNames.get(set);
     if (name === undefined) {
-      name = this.constant(new NumberSet(norm));
+      name = this.constant({ kind: 'set', tables: NumberSet.build(norm) });
       this.setNames.set(set, name);
     }
     return `${name}.has(${lv})`;
@@ -182,35 +221,24 @@ class Gen {
     return `P[${id}]++; B[${id}] += p.ipLen;`;
   }
 
-  /** Code for a statement list (flattened, dispatched and chunked). */
-  list(stmts: Stmt[], env: Env): string {
-    const flat = flattenElse(stmts, env);
-    const runs = this.scaling ? planRuns(flat) : [];
-    const pieces: string[] = [];
+  /** Code for a normalised statement list (dispatched and chunked). */
+  list(list: Stmt[], env: Env): string {
+    const pieces = this.scaling ? planPieces(list, env) : [];
+    const out: string[] = [];
     let r = 0;
-    for (let i = 0; i < flat.length; i++) {
-      const run = runs[r];
-      if (run !== undefined && run.start === i) {
-        pieces.push('sig' in run ? this.run(run, flat, env) : this.intervalRun(run, flat, env));
-        i = run.end - 1;
+    for (let i = 0; i < list.length; i++) {
+      const piece = pieces[r];
+      if (piece !== undefined && piece.start === i) {
+        out.push(piece.kind === 'hash' ? this.run(piece.run, list, env) : this.classifierRun(piece, list, env));
+        i = piece.end - 1;
         r++;
         continue;
       }
-      if (this.tableMin > 0 && tableRule(flat[i]!)) {
-        const stop = run?.start ?? flat.length;
-        let j = i + 1;
-        while (j < stop && tableRule(flat[j]!)) j++;
-        if (j - i >= this.tableMin) {
-          pieces.push(this.table(flat.slice(i, j) as IfStmt[]));
-          i = j - 1;
-          continue;
-        }
-      }
-      const s = flat[i]!;
-      pieces.push(this.stmt(s, env));
+      const s = list[i]!;
+      out.push(this.stmt(s, env));
       if (terminates(s, env)) break;
     }
-    return this.chunk(pieces);
+    return this.chunk(out);
   }
 
   /** Keep any single function body small: move groups of pieces into helper functions. */
@@ -248,7 +276,7 @@ class Gen {
         if (!this.trace && s.else === null && s.then.length === 1 && (a!.kind === 'accept' || a!.kind === 'drop')) {
           return `if (${this.cond(s.cond, env)}) return HIT(p, ${s.id}, ${a!.id}, ${a!.kind === 'drop' ? 1 : 0});`;
         }
-        const then = this.list(s.then, env);
+        const then = this.list(s.then, narrow(s.cond, env));
         const els = s.else !== null ? this.list(s.else, env) : '';
         const f = this.tr('cond-false', s.id);
         return `if (${this.cond(s.cond, env)}) { ${this.count(s.id)} ${this.tr('cond-true', s.id)}\n${then}\n}` +
@@ -259,28 +287,24 @@ class Gen {
         return `${this.count(s.id)} ${this.tr('verdict', s.id, q(s.kind))} return ${s.kind === 'accept' ? 0 : 1};`;
       case 'log':
       case 'syslog':
-        this.logger.prepare(s.id, s.kind, s.kind === 'log' ? LOG_SEVERITY : s.severity, s.args);
+        this.logs.push({ id: s.id, kind: s.kind, severity: s.kind === 'log' ? LOG_SEVERITY : s.severity, args: s.args });
         return `${this.count(s.id)} ${this.tr('log', s.id)} LOG.emit(${s.id}, p);`;
       case 'dnat':
       case 'snat':
         return `${this.count(s.id)} NAT.${s.kind}(p, ${num(s.addr ?? -1)}, ${num(s.port ?? -1)}); ${this.tr('nat', s.id, q(s.kind))} return 0;`;
       case 'block': {
+        // A guard (normalize.ts): no counter, no trace event.
         const proto = SUBTYPE_PROTO[s.subtype];
-        if (proto < 0 || proto === env.proto) {
-          return `{ ${this.count(s.id)} ${this.tr('block-entered', s.id)}\n${this.list(s.body, env)}\n}`;
-        }
-        const inner = this.list(s.body, { proto });
-        const skip = this.tr('block-skipped', s.id);
-        return `if (p.proto === ${proto}) { ${this.count(s.id)} ${this.tr('block-entered', s.id)}\n${inner}\n}` +
-          (skip ? ` else { ${skip} }` : '');
+        if (proto < 0 || proto === env.proto) return `{\n${this.list(s.body, env)}\n}`;
+        return `if (p.proto === ${proto}) {\n${this.list(s.body, { proto })}\n}`;
       }
     }
   }
 
   /** Hash dispatch over a run of keyed rules (see scaling.ts). */
   run(run: Run, list: Stmt[], env: Env): string {
-    this.dispatchRuns++;
-    this.dispatchedRules += run.end - run.start;
+    this.stats.dispatchRuns++;
+    this.stats.dispatchedRules += run.end - run.start;
     const table = new DispatchTable(run.sig.length, run.rules);
     const cand = this.candidates(list.slice(run.start, run.end) as IfStmt[], run.rules.map((k) => k.residual), env);
     const T = this.constant(table.slots);
@@ -307,6 +331,26 @@ class Gen {
 }`;
   }
 
+  /** The multi-field classifier over a run of keyed rules (see classifier.ts): candidates come
+   *  in source order, each is then tested for its residual and run. */
+  classifierRun(piece: Extract<Piece, { kind: 'classifier' }>, list: Stmt[], env: Env): string {
+    const stmts = list.slice(piece.start, piece.end) as IfStmt[];
+    const n = stmts.length;
+    const definite = new Uint8Array(n);
+    for (let j = 0; j < n; j++) definite[j] = piece.keys[j]!.residual === null && listTerminates(stmts[j]!.then, env) ? 1 : 0;
+    const tables = Classifier.build(classifierRules(piece.keys, definite));
+    this.stats.classifierRuns++;
+    this.stats.classifierRules += n;
+    this.stats.classifierTrees += tables.roots.length;
+    this.stats.classifierBytes += tableBytes(tables);
+    if (tables.roots.length === 0) return '';
+    const CL = this.constant({ kind: 'classifier', tables });
+    const cand = this.candidates(stmts, piece.keys.map((k) => k.residual), env);
+    return `for (let j = ${CL}.match(p, 0); j >= 0; j = ${CL}.match(p, j + 1)) {
+  ${cand}
+}`;
+  }
+
   /** Code run for candidate rule `j` of a dispatch run (residual test, counters, verdict or
    *  body); `continue`s to the next candidate when the rule does not match or falls through. */
   candidates(stmts: IfStmt[], residuals: Array<Cond | null>, env: Env): string {
@@ -327,12 +371,12 @@ class Gen {
       }
       const first = s.then[0];
       if (s.then.length === 0) act[j] = 2;
-      else if (first !== undefined && (first.kind === 'accept' || first.kind === 'drop') && !this.trace) {
+      else if (first !== undefined && s.then.length === 1 && (first.kind === 'accept' || first.kind === 'drop') && !this.trace) {
         act[j] = first.kind === 'accept' ? 0 : 1;
         actId[j] = first.id;
       } else {
         act[j] = 3;
-        (bodyCases[j >> CASE_SHIFT] ??= []).push(`case ${j}: {\n${this.list(s.then, env)}\nreturn -1; }`);
+        (bodyCases[j >> CASE_SHIFT] ??= []).push(`case ${j}: {\n${this.list(s.then, narrow(s.cond, env))}\nreturn -1; }`);
       }
     }
     const dispatcher = (cases: string[][], fallback: string): string | null => {
@@ -363,82 +407,6 @@ class Gen {
         ${bodyFn === null ? '' : `if (a === 3 && (v = ${call(bodyFn, 'j')}) >= 0) return v;`}`;
   }
 
-  /** A rule table run by the shared interpreter (see table.ts). */
-  table(rules: IfStmt[]): string {
-    this.tables++;
-    this.tableRules += rules.length;
-    const t = this.constant(new RuleTable(rules));
-    if (this.runTableName === null) this.runTableName = this.constant(runTable);
-    return `if ((v = ${this.runTableName}(${t}, p, P, B)) >= 0) return v;`;
-  }
-
-  private runTableName: string | null = null;
-
-  intervalRuns = 0;
-  intervalRules = 0;
-
-  /** Interval dispatch over a run of range-keyed rules (see intervals.ts). */
-  intervalRun(run: IntervalRun, list: Stmt[], env: Env): string {
-    const n = run.end - run.start;
-    const stmts = list.slice(run.start, run.end) as IfStmt[];
-    const definite = new Uint8Array(n);
-    for (let j = 0; j < n; j++) definite[j] = run.rules[j]!.residual === null && listTerminates(stmts[j]!.then, env) ? 1 : 0;
-    const indexes: IntervalIndex[] = [];
-    for (const f of run.fields) {
-      const rs: Array<[number, Array<[number, number]>]> = [];
-      run.rules.forEach((k, j) => { if (k.field === f) rs.push([j, k.ranges]); });
-      const ix = IntervalIndex.build(rs, definite, 8 * n + 65536);
-      if (ix === null) return this.splitIntervalRun(run, list, env);
-      indexes.push(ix);
-    }
-    this.intervalRuns++;
-    this.intervalRules += n;
-    const cand = this.candidates(stmts, run.rules.map((k) => k.residual), env);
-    const X = indexes.map((ix) => this.constant(ix));
-    const S = indexes.map((ix) => this.constant(ix.start));
-    const L = indexes.map((ix) => this.constant(ix.list));
-    if (run.fields.length === 1) {
-      return `{ const e = ${X[0]}.find(${fieldExpr(run.fields[0]!, env.proto)});
-  for (let r = ${S[0]}[e], end = ${S[0]}[e + 1]; r < end; r++) {
-    const j = ${L[0]}[r];
-    ${cand}
-  }
-}`;
-    }
-    const m = run.fields.length;
-    const setup = run.fields.map((f, i) => `e = ${X[i]}.find(${fieldExpr(f, env.proto)}); let i${i} = ${S[i]}[e], n${i} = ${S[i]}[e + 1];`).join('\n  ');
-    const pick = run.fields.map((_, i) => `if (i${i} < n${i} && ${L[i]}[i${i}] < j) { j = ${L[i]}[i${i}]; w = ${i}; }`).join('\n    ');
-    const advance = Array.from({ length: m }, (_, i) => `if (w === ${i}) i${i}++;`).join(' else ');
-    return `{ let e = 0;
-  ${setup}
-  for (;;) {
-    let j = ${n}, w = -1;
-    ${pick}
-    if (w < 0) break;
-    ${advance}
-    ${cand}
-  }
-}`;
-  }
-
-  /** A run whose candidate lists would be too large: two half runs (or linear code). */
-  splitIntervalRun(run: IntervalRun, list: Stmt[], env: Env): string {
-    const n = run.end - run.start;
-    if (n < 2 * MIN_INTERVAL_RUN) {
-      const out: string[] = [];
-      for (let i = run.start; i < run.end; i++) out.push(this.stmt(list[i]!, env));
-      return this.chunk(out);
-    }
-    const mid = run.start + (n >> 1);
-    const half = (a: number, b: number): IntervalRun => {
-      const rules = run.rules.slice(a - run.start, b - run.start);
-      const fields: Field[] = [];
-      for (const k of rules) if (!fields.includes(k.field)) fields.push(k.field);
-      return { start: a, end: b, fields, rules };
-    };
-    return this.chunk([this.intervalRun(half(run.start, mid), list, env), this.intervalRun(half(mid, run.end), list, env)]);
-  }
-
   private fnTables = 0;
   fnTable(names: string[]): string {
     const name = `FT${this.fnTables++}`;
@@ -447,26 +415,52 @@ class Gen {
   }
 }
 
-type IfStmt = Extract<Stmt, { kind: 'if' }>;
-
-/** Dispatch runs of a statement list, in order: hash runs (scaling.ts) where they form, interval
- *  runs (intervals.ts) in between. A single-field hash run next to another interval-keyable rule
- *  is left to the interval run around it, so interleaved `==` and CIDR rules stay one run. */
-function planRuns(list: Stmt[]): Array<Run | IntervalRun> {
-  const hash = findRuns(list).filter((h) => {
-    if (h.sig.length > 1) return true;
-    const before = h.start > 0 ? list[h.start - 1]! : null;
-    const after = h.end < list.length ? list[h.end]! : null;
-    return !(before !== null && analyzeIntervalRule(before) !== null) && !(after !== null && analyzeIntervalRule(after) !== null);
-  });
-  const out: Array<Run | IntervalRun> = [];
-  let at = 0;
-  for (const h of hash) {
-    out.push(...findIntervalRuns(list, at, h.start), h);
-    at = h.end;
+/** Dispatched stretches of a normalised statement list, in order: maximal runs of at least
+ *  CLASSIFIER_MIN_RUN classifier-keyed rules go to the classifier, unless the whole run is one
+ *  hash run (every rule tests the same fields for equality: a hash lookup is cheaper); between
+ *  them, hash runs where they form. */
+function planPieces(list: Stmt[], env: Env): Piece[] {
+  const out: Piece[] = [];
+  const hash = (from: number, to: number): void => {
+    for (const run of findRuns(list, from, to)) out.push({ kind: 'hash', start: run.start, end: run.end, run });
+  };
+  let gap = 0;
+  let i = 0;
+  while (i < list.length) {
+    const first = ruleKey(list[i]!, env.proto);
+    if (first === null) { i++; continue; }
+    const keys: RuleKey[] = [first];
+    let j = i + 1;
+    for (; j < list.length; j++) {
+      const k = ruleKey(list[j]!, env.proto);
+      if (k === null) break;
+      keys.push(k);
+    }
+    if (j - i >= CLASSIFIER_MIN_RUN) {
+      hash(gap, i);
+      const runs = findRuns(list, i, j);
+      if (runs.length === 1 && runs[0]!.start === i && runs[0]!.end === j) out.push({ kind: 'hash', start: i, end: j, run: runs[0]! });
+      else out.push({ kind: 'classifier', start: i, end: j, keys });
+      gap = j;
+    }
+    i = j;
   }
-  out.push(...findIntervalRuns(list, at, list.length));
+  hash(gap, list.length);
   return out;
+}
+
+/** The context inside `if (c)`: a leading protocol test (a block's guard) fixes the protocol. */
+function narrow(c: Cond, env: Env): Env {
+  if (env.proto >= 0) return env;
+  const p = protocolTest(c.kind === 'and' ? c.terms[0]! : c);
+  return p >= 0 ? { proto: p } : env;
+}
+
+/** The protocol a term fixes (`ip.protocol == K`), or -1. */
+function protocolTest(c: Cond): number {
+  if (c.kind !== 'cmp' || c.op !== '==') return -1;
+  const [f, k] = c.left.kind === 'field' ? [c.left, c.right] : [c.right, c.left];
+  return f.kind === 'field' && f.field === 'ip.protocol' && k.kind === 'const' ? k.value : -1;
 }
 
 /** Packet reads worth one local per function (Pkt properties, alone or behind their L4 guard),
@@ -506,7 +500,7 @@ function compareConsts(op: CmpOp, a: number, b: number): boolean {
 }
 
 /** `a == 1 or a == 2 or a in [...]` over one field becomes one set test. */
-function mergeOrTerms(terms: Cond[]): { field: Field; set: ValueSet } | null {
+function mergeOrTerms(terms: readonly Cond[]): { field: Field; set: ValueSet } | null {
   if (terms.length < 2) return null;
   let field: Field | null = null;
   const set: ValueSet = { exact: [], ranges: [] };
@@ -529,48 +523,6 @@ function mergeOrTerms(terms: Cond[]): { field: Field; set: ValueSet } | null {
   return field === null ? null : { field, set };
 }
 
-function blockRuns(s: Extract<Stmt, { kind: 'block' }>, env: Env): boolean {
-  const proto = SUBTYPE_PROTO[s.subtype];
-  return proto < 0 || proto === env.proto;
-}
-
-/** True when the statement always ends the top-level function (for this context). */
-export function terminates(s: Stmt, env: Env): boolean {
-  switch (s.kind) {
-    case 'accept': case 'drop': case 'dnat': case 'snat': return true;
-    case 'log': case 'syslog': return false;
-    case 'if': return s.else !== null && listTerminates(s.then, env) && listTerminates(s.else, env);
-    case 'block': return blockRuns(s, env) && listTerminates(s.body, env);
-  }
-}
-
-function listTerminates(list: Stmt[], env: Env): boolean {
-  for (const s of list) if (terminates(s, env)) return true;
-  return false;
-}
-
-/** `if (c) { T } else { E }; R` with T always ending the function is `if (c) { T }; E; R`:
- *  flattening exposes else-if ladders to hash dispatch. */
-function flattenElse(list: Stmt[], env: Env): Stmt[] {
-  let any = false;
-  for (const s of list) if (s.kind === 'if' && s.else !== null) { any = true; break; }
-  if (!any) return list;
-  const out: Stmt[] = [];
-  const stack: Array<{ l: Stmt[]; i: number }> = [{ l: list, i: 0 }];
-  while (stack.length > 0) {
-    const top = stack[stack.length - 1]!;
-    if (top.i >= top.l.length) { stack.pop(); continue; }
-    const s = top.l[top.i++]!;
-    if (s.kind === 'if' && s.else !== null && listTerminates(s.then, env)) {
-      out.push({ ...s, else: null });
-      stack.push({ l: s.else, i: 0 });
-      continue;
-    }
-    out.push(s);
-  }
-  return out;
-}
-
 function maxRuleId(model: Model): number {
   let max = model.rules.length - 1;
   const stack: Stmt[] = [];
@@ -584,40 +536,29 @@ function maxRuleId(model: Model): number {
   return max;
 }
 
-export function compileRuleset(model: Model, opts: CompileOptions): Ruleset {
-  const ruleCount = maxRuleId(model) + 1;
-  const packets = new Float64Array(ruleCount);
-  const bytes = new Float64Array(ruleCount);
-  const logger = new RuleLogger(opts.log, ruleCount, opts.logLimit);
-  const trace = opts.trace !== undefined;
-  const gen = new Gen(trace, opts.scaling ?? true, logger, trace ? 0 : opts.tableMin ?? TABLE_MIN);
+/** Compiles a Model into plain data (see the module comment). */
+export function planRuleset(model: Model, opts: PlanOptions = {}): RulesetPlan {
+  const trace = opts.trace ?? false;
+  const gen = new Gen(trace, opts.scaling ?? true);
 
   const used: string[] = [];
   const fnIndex = new Map<string, number>();
-  const use = (name: string): number => {
-    let i = fnIndex.get(name);
-    if (i === undefined) {
-      if (model.functions[name] === undefined) throw new Error(`compile: chain names unknown function '${name}'`);
-      i = used.length;
-      used.push(name);
-      fnIndex.set(name, i);
-    }
-    return i;
+  const use = (name: string): void => {
+    if (fnIndex.has(name)) return;
+    if (model.functions[name] === undefined) throw new Error(`compile: chain names unknown function '${name}'`);
+    fnIndex.set(name, used.length);
+    used.push(name);
   };
-  const chains: string[][] = [];
-  for (const ifc of model.ifaces) {
-    chains.push(ifc.chains.prerouting, ifc.chains.input, ifc.chains.output, ifc.chains.postrouting);
-  }
-  chains.push(model.gateway?.forward ?? []);
-  for (const c of chains) for (const name of c) use(name);
+  for (const ifc of model.ifaces) for (const c of [ifc.chains.prerouting, ifc.chains.input, ifc.chains.output, ifc.chains.postrouting]) for (const n of c) use(n);
+  for (const n of model.gateway?.forward ?? []) use(n);
 
   const fnSrc: string[] = [];
   for (let i = 0; i < used.length; i++) {
-    const f: FunctionDef = model.functions[used[i]!]!;
+    const f = model.functions[used[i]!]!;
     const proto = SUBTYPE_PROTO[f.subtype];
     const env: Env = { proto };
-    const body = hoistReads(gen.list(f.body, env));
-    gen.maxFunctionChars = Math.max(gen.maxFunctionChars, body.length);
+    const body = hoistReads(gen.list(normalizeList(f.body, env), env));
+    gen.stats.maxFunctionChars = Math.max(gen.stats.maxFunctionChars, body.length);
     const skip = proto >= 0 ? ` if (p.proto !== ${proto}) { ${gen.tr('block-skipped', -1, q(f.subtype))} return 0; }` : '';
     fnSrc.push(`function F${i}(p) { ${PROLOGUE}${skip}\n${body}\nreturn 0; }`);
   }
@@ -640,7 +581,7 @@ export function compileRuleset(model: Model, opts: CompileOptions): Ruleset {
   const forwardExpr = chainExpr(model.gateway?.forward ?? []);
 
   const header = gen.consts.map((_, i) => `const K${i} = K[${i}];`).join('\n');
-  const src = `'use strict';
+  const source = `'use strict';
 const P = E.P, B = E.B, NAT = E.NAT, LOG = E.LOG, TR = E.TR, ACCEPT_ALL = E.ACCEPT_ALL;
 function HIT(p, a, x, v) { const l = p.ipLen; P[a]++; B[a] += l; P[x]++; B[x] += l; return v; }
 ${header}
@@ -648,21 +589,52 @@ ${gen.helpers.join('\n')}
 ${fnSrc.join('\n')}
 ${chainSrc.join('\n')}
 return { ifaces: [${ifaceExprs.join(', ')}], forward: ${forwardExpr}, fns: [${used.map((_, i) => `F${i}`).join(', ')}] };`;
-  const factory = new Function('E', 'K', src) as (e: unknown, k: unknown[]) => { ifaces: HookSet[]; forward: HookFn; fns: HookFn[] };
-  const built = factory({ P: packets, B: bytes, NAT: opts.nat, LOG: logger, TR: opts.trace ?? null, ACCEPT_ALL }, gen.consts);
-  const functions: Record<string, HookFn> = {};
-  used.forEach((n, i) => { functions[n] = built.fns[i]!; });
-  return {
-    ifaces: built.ifaces,
-    forward: built.forward,
-    counters: { packets, bytes },
-    ruleCount,
-    functions,
-    logger,
-    stats: {
-      dispatchRuns: gen.dispatchRuns, dispatchedRules: gen.dispatchedRules, helperFunctions: gen.helpers.length,
-      intervalRuns: gen.intervalRuns, intervalRules: gen.intervalRules, tables: gen.tables, tableRules: gen.tableRules,
-      sourceChars: src.length, maxFunctionChars: gen.maxFunctionChars,
-    },
+  gen.stats.helperFunctions = gen.helpers.length;
+  gen.stats.sourceChars = source.length;
+  return { source, consts: gen.consts, logs: gen.logs, ruleCount: maxRuleId(model) + 1, functions: used, trace, stats: gen.stats };
+}
+
+/** Every ArrayBuffer a plan holds (the transfer list for postMessage). */
+export function planTransferList(plan: RulesetPlan): ArrayBuffer[] {
+  const out = new Set<ArrayBuffer>();
+  const add = (o: object): void => {
+    for (const v of Object.values(o)) if (ArrayBuffer.isView(v) && v.buffer instanceof ArrayBuffer) out.add(v.buffer);
   };
+  for (const c of plan.consts) {
+    if (ArrayBuffer.isView(c)) add({ c });
+    else add(c.tables);
+  }
+  return [...out];
+}
+
+/** Makes the hook functions of a plan (on the thread that runs them). */
+export function instantiateRuleset(plan: RulesetPlan, opts: CompileOptions): Ruleset {
+  if (plan.trace !== (opts.trace !== undefined)) throw new Error('compile: the plan was made ' + (plan.trace ? 'with' : 'without') + ' trace');
+  const packets = new Float64Array(plan.ruleCount);
+  const bytes = new Float64Array(plan.ruleCount);
+  const logger = new RuleLogger(opts.log, plan.ruleCount, opts.logLimit);
+  for (const l of plan.logs) logger.prepare(l.id, l.kind, l.severity, l.args);
+  const consts = plan.consts.map((c) => {
+    if (ArrayBuffer.isView(c)) return c;
+    return c.kind === 'set' ? new NumberSet(c.tables) : new Classifier(c.tables);
+  });
+  const factory = new Function('E', 'K', plan.source) as (e: unknown, k: unknown[]) => { ifaces: HookSet[]; forward: HookFn; fns: HookFn[] };
+  const built = factory({ P: packets, B: bytes, NAT: opts.nat, LOG: logger, TR: opts.trace ?? null, ACCEPT_ALL }, consts);
+  const functions: Record<string, HookFn> = {};
+  plan.functions.forEach((n, i) => { functions[n] = built.fns[i]!; });
+  return {
+    ifaces: built.ifaces, forward: built.forward, counters: { packets, bytes }, ruleCount: plan.ruleCount,
+    functions, logger, stats: plan.stats,
+  };
+}
+
+export function compileRuleset(model: Model, opts: CompileOptions): Ruleset {
+  return instantiateRuleset(planRuleset(model, { trace: opts.trace !== undefined, scaling: opts.scaling }), opts);
+}
+
+/** Shape of the classifier tables of a plan (trees, nodes, depth, leaf sizes, bytes), per run. */
+export function planClassifiers(plan: RulesetPlan): ReturnType<typeof classifierStats>[] {
+  const out: ReturnType<typeof classifierStats>[] = [];
+  for (const c of plan.consts) if (!ArrayBuffer.isView(c) && c.kind === 'classifier') out.push(classifierStats(c.tables));
+  return out;
 }

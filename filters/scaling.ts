@@ -53,14 +53,9 @@ function internSig2(fields: Field[]): Field[] {
   return s;
 }
 
-/** The top-level `and` operands of c, in order (iterative: long chains do not recurse). */
-export function conjuncts(c: Cond, out: Cond[]): void {
-  const stack: Cond[] = [c];
-  while (stack.length > 0) {
-    const x = stack.pop()!;
-    if (x.kind === 'and') stack.push(x.b, x.a);
-    else out.push(x);
-  }
+/** The top-level `and` terms of c, in order. */
+function conjuncts(c: Cond): readonly Cond[] {
+  return c.kind === 'and' ? c.terms : [c];
 }
 
 function eqAtom(a: Cond): [Field, number] | null {
@@ -81,16 +76,15 @@ export function analyzeRule(s: Stmt): KeyedRule | null {
     if (sig === undefined) sig = internSig([one[0]]);
     return { sig, vals: [one[1]], residual: null };
   }
-  if (c.kind === 'and') {
-    const x = eqAtom(c.a), y = eqAtom(c.b);
+  if (c.kind === 'and' && c.terms.length === 2) {
+    const x = eqAtom(c.terms[0]!), y = eqAtom(c.terms[1]!);
     if (x !== null && y !== null && x[0] !== y[0]) {
       const [p, q] = x[0] < y[0] ? [x, y] : [y, x];
       const sig = sig2.get(p[0])?.get(q[0]) ?? internSig([p[0], q[0]]);
       return { sig, vals: [p[1], q[1]], residual: null };
     }
   }
-  const atoms: Cond[] = [];
-  conjuncts(c, atoms);
+  const atoms = conjuncts(c);
   const keyVals = new Map<Field, number[]>();
   const rest: Cond[] = [];
   for (const a of atoms) {
@@ -112,19 +106,19 @@ export function analyzeRule(s: Stmt): KeyedRule | null {
     tuples = next;
     if (tuples.length > MAX_TUPLES) return null;
   }
-  let residual: Cond | null = null;
-  for (let i = rest.length - 1; i >= 0; i--) residual = residual === null ? rest[i]! : { kind: 'and', a: rest[i]!, b: residual };
+  const residual: Cond | null = rest.length === 0 ? null : rest.length === 1 ? rest[0]! : { kind: 'and', terms: rest };
   return { sig: internSig(sig), vals: tuples.flat(), residual };
 }
 
 export interface Run { start: number; end: number; sig: Field[]; rules: KeyedRule[] }
 
-/** Maximal runs (at least MIN_RUN long) of keyable sibling rules with the same key fields. */
-export function findRuns(list: Stmt[]): Run[] {
+/** Maximal runs (at least MIN_RUN long) of keyable sibling rules with the same key fields,
+ *  inside list[from, to). */
+export function findRuns(list: Stmt[], from = 0, to = list.length): Run[] {
   const runs: Run[] = [];
   let cur: Run | null = null;
-  for (let i = 0; i <= list.length; i++) {
-    const k = i < list.length ? analyzeRule(list[i]!) : null;
+  for (let i = from; i <= to; i++) {
+    const k = i < to ? analyzeRule(list[i]!) : null;
     if (cur !== null && (k === null || k.sig !== cur.sig)) {
       if (cur.end - cur.start >= MIN_RUN) runs.push(cur);
       cur = null;

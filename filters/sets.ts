@@ -67,12 +67,22 @@ export function bucketShift(span: number, n: number): { shift: number; buckets: 
   return { shift, buckets: Math.max(1, Math.ceil(span / 2 ** shift)) };
 }
 
+/** The typed arrays of a NumberSet (structured-cloneable: built on one thread, used on another). */
+export interface NumberSetTables {
+  /** Exact values, open addressing; 0 marks an empty slot (value 0 itself is `zero`). */
+  table: Uint32Array;
+  zero: boolean;
+  los: Uint32Array;
+  his: Uint32Array;
+  /** first[k]: first interval whose end is >= the start of bucket k; first[nb] = nr - 1. */
+  first: Int32Array;
+  bshift: number;
+}
+
 /** A compiled `in` set. Intervals are found through a bucket index over the span they cover
  *  (value -> first interval that can contain it), then a bisection inside the bucket, so the
  *  cost does not grow with the number of intervals for evenly spread sets. */
 export class NumberSet {
-  readonly size: number;
-  /** Exact values, open addressing; 0 marks an empty slot (value 0 itself is `zero`). */
   private readonly table: Uint32Array;
   private readonly zero: boolean;
   private readonly mask: number;
@@ -83,43 +93,58 @@ export class NumberSet {
   private readonly base: number;
   private readonly top: number;
   private readonly bshift: number;
-  /** first[k]: first interval whose end is >= the start of bucket k; first[nb] = nr - 1. */
   private readonly first: Int32Array;
 
-  constructor(set: NormalSet) {
+  /** The tables of a normalised set. */
+  static build(set: NormalSet): NumberSetTables {
     const n = set.exact.length;
     // Load factor <= 1/4: a miss usually reads one slot (each extra probe costs ~2 ns).
     let bits = 2;
     while ((1 << bits) < n * 4) bits++;
-    this.table = new Uint32Array(1 << bits);
-    this.mask = (1 << bits) - 1;
-    this.shift = 32 - bits;
+    const table = new Uint32Array(1 << bits);
+    const mask = (1 << bits) - 1;
+    const shift = 32 - bits;
     let zero = false;
     for (const v of set.exact) {
       if (v === 0) { zero = true; continue; }
-      let h = hashU32(v, this.shift);
-      while (this.table[h] !== 0) h = (h + 1) & this.mask;
-      this.table[h] = v;
+      let h = hashU32(v, shift);
+      while (table[h] !== 0) h = (h + 1) & mask;
+      table[h] = v;
     }
-    this.zero = zero;
     const nr = set.ranges.length;
-    this.nr = nr;
-    this.los = new Uint32Array(nr);
-    this.his = new Uint32Array(nr);
-    set.ranges.forEach(([a, b], i) => { this.los[i] = a; this.his[i] = b; });
-    this.base = nr > 0 ? this.los[0]! : 1;
-    this.top = nr > 0 ? this.his[nr - 1]! : 0;
-    const { shift: bshift, buckets: nb } = bucketShift(this.top - this.base + 1, nr);
-    this.bshift = bshift;
-    this.first = new Int32Array(nb + 1);
+    const los = new Uint32Array(nr);
+    const his = new Uint32Array(nr);
+    set.ranges.forEach(([a, b], i) => { los[i] = a; his[i] = b; });
+    const base = nr > 0 ? los[0]! : 1;
+    const top = nr > 0 ? his[nr - 1]! : 0;
+    const { shift: bshift, buckets: nb } = bucketShift(top - base + 1, nr);
+    const first = new Int32Array(nb + 1);
     let i = 0;
     for (let k = 0; k < nb; k++) {
-      const start = this.base + k * 2 ** bshift;
-      while (i < nr - 1 && this.his[i]! < start) i++;
-      this.first[k] = i;
+      const start = base + k * 2 ** bshift;
+      while (i < nr - 1 && his[i]! < start) i++;
+      first[k] = i;
     }
-    this.first[nb] = Math.max(0, nr - 1);
-    this.size = n + nr;
+    first[nb] = Math.max(0, nr - 1);
+    return { table, zero, los, his, first, bshift };
+  }
+
+  static of(set: NormalSet): NumberSet {
+    return new NumberSet(NumberSet.build(set));
+  }
+
+  constructor(readonly tables: NumberSetTables) {
+    this.table = tables.table;
+    this.zero = tables.zero;
+    this.mask = tables.table.length - 1;
+    this.shift = 32 - Math.log2(tables.table.length);
+    this.los = tables.los;
+    this.his = tables.his;
+    this.nr = tables.los.length;
+    this.base = this.nr > 0 ? this.los[0]! : 1;
+    this.top = this.nr > 0 ? this.his[this.nr - 1]! : 0;
+    this.bshift = tables.bshift;
+    this.first = tables.first;
   }
 
   has(v: number): boolean {

@@ -1,8 +1,8 @@
 // Filter and Nat functions: checks each function body once (actions, calls, nested blocks,
 // property namespaces, conditions) into a template, detects recursion between functions, and
 // instantiates the Stmt IR of every top-level function with called functions inlined as blocks.
-// Every instantiated statement gets a fresh rule id with its RuleInfo. and/or chains become
-// balanced binary Conds, so their depth is logarithmic in their length.
+// Every instantiated statement gets a fresh rule id with its RuleInfo. and/or chains stay n-ary
+// (one Cond with all their terms; parenthesised chains of the same kind are spliced in).
 
 import type { CondNode, FunctionNode, SrcLoc, StmtNode, Value } from '../../grammar/ast.js';
 import {
@@ -315,10 +315,11 @@ export class FunctionChecker {
         let ok = true;
         for (let i = 0; i < c.items.length; i++) {
           const x = this.cond(c.items[i], ctx);
-          if (x) parts.push(x);
-          else ok = false;
+          if (!x) ok = false;
+          else if (x.kind === c.kind) for (const y of x.terms) parts.push(y);
+          else parts.push(x);
         }
-        return ok ? balance(c.kind, parts, 0, parts.length) : null;
+        return ok ? (parts.length === 1 ? parts[0] : { kind: c.kind, terms: parts }) : null;
       }
       case 'not': {
         const x = this.cond(c.c, ctx);
@@ -465,12 +466,3 @@ export class FunctionChecker {
 function exact<T>(a: T[]): T[] {
   return a.length < 16 ? a.slice() : a;
 }
-
-function balance(kind: 'and' | 'or', parts: Cond[], from: number, to: number): Cond {
-  if (to - from === 1) return parts[from];
-  const mid = (from + to) >>> 1;
-  const a = balance(kind, parts, from, mid);
-  const b = balance(kind, parts, mid, to);
-  return kind === 'and' ? { kind: 'and', a, b } : { kind: 'or', a, b };
-}
-

@@ -59,8 +59,10 @@ export type CmpOp = '==' | '!=' | '<' | '>' | '<=' | '>=';
 export type Cond =
   | { kind: 'cmp'; op: CmpOp; left: Operand; right: Operand; loc: Loc }
   | { kind: 'in'; left: Operand; set: ValueSet; loc: Loc }
-  | { kind: 'and'; a: Cond; b: Cond }
-  | { kind: 'or'; a: Cond; b: Cond }
+  /** n-ary, terms in source order, at least two; a term is never of the same kind (the checker
+   *  splices `a and (b and c)` into one list). */
+  | { kind: 'and'; terms: Cond[] }
+  | { kind: 'or'; terms: Cond[] }
   | { kind: 'not'; c: Cond }
   /** A bare value used as a condition (`if (exists)` with `exists: true`), or folded constants. */
   | { kind: 'const'; value: boolean; loc: Loc };

@@ -53,7 +53,6 @@ function setText(s: ValueSet, field: Field | null): string {
 }
 
 export function condText(c: Cond): string {
-  // Iterative over and/or chains of one kind, so balanced trees print flat.
   switch (c.kind) {
     case 'cmp': return `${operandText(c.left, c.right)} ${c.op} ${operandText(c.right, c.left)}`;
     case 'in': return `${operandText(c.left, null)} in ${setText(c.set, c.left.kind === 'field' ? c.left.field : null)}`;
@@ -62,20 +61,8 @@ export function condText(c: Cond): string {
       const inner = condText(c.c);
       return c.c.kind === 'and' || c.c.kind === 'or' ? `not (${inner})` : `not ${inner}`;
     }
-    case 'and': case 'or': {
-      const parts: string[] = [];
-      const stack: Cond[] = [c];
-      while (stack.length) {
-        const x = stack.pop()!;
-        if (x.kind === c.kind) {
-          stack.push(x.b, x.a);
-          continue;
-        }
-        const t = condText(x);
-        parts.push(c.kind === 'and' && x.kind === 'or' ? `(${t})` : t);
-      }
-      return parts.join(` ${c.kind} `);
-    }
+    case 'and': case 'or':
+      return c.terms.map((x) => (c.kind === 'and' && x.kind === 'or' ? `(${condText(x)})` : condText(x))).join(` ${c.kind} `);
   }
 }
 

@@ -87,8 +87,14 @@ const L = { file: FILE, line: 0, col: 0 };
 export const cmp = (left: Operand, op: CmpOp, right: Operand): Cond => ({ kind: 'cmp', op, left, right, loc: L });
 export const eq = (field: Field, value: number): Cond => cmp(F(field), '==', V(value));
 export const inSet = (left: Operand, set: ValueSet): Cond => ({ kind: 'in', left, set, loc: L });
-export const and = (a: Cond, b: Cond): Cond => ({ kind: 'and', a, b });
-export const or = (a: Cond, b: Cond): Cond => ({ kind: 'or', a, b });
+/** n-ary and/or as the checker builds them: a term of the same kind is spliced in. */
+function nary(kind: 'and' | 'or', terms: Cond[]): Cond {
+  const flat: Cond[] = [];
+  for (const x of terms) if (x.kind === kind) flat.push(...x.terms); else flat.push(x);
+  return flat.length === 1 ? flat[0]! : { kind, terms: flat };
+}
+export const and = (...terms: Cond[]): Cond => nary('and', terms);
+export const or = (...terms: Cond[]): Cond => nary('or', terms);
 export const not = (c: Cond): Cond => ({ kind: 'not', c });
 export const bool = (value: boolean): Cond => ({ kind: 'const', value, loc: L });
 export const str = (text: string): LogArg => ({ kind: 'str', text });
@@ -103,8 +109,8 @@ export function condText(c: Cond): string {
   switch (c.kind) {
     case 'cmp': return `${op(c.left)} ${c.op} ${op(c.right)}`;
     case 'in': return `${op(c.left)} in [${c.set.exact.length + c.set.ranges.length} items]`;
-    case 'and': return `${condText(c.a)} and ${condText(c.b)}`;
-    case 'or': return `(${condText(c.a)} or ${condText(c.b)})`;
+    case 'and': return c.terms.map(condText).join(' and ');
+    case 'or': return `(${c.terms.map(condText).join(' or ')})`;
     case 'not': return `not (${condText(c.c)})`;
     case 'const': return String(c.value);
   }

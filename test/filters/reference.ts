@@ -49,8 +49,8 @@ export function evalCond(p: Pkt, c: Cond): boolean {
   switch (c.kind) {
     case 'const': return c.value;
     case 'not': return !evalCond(p, c.c);
-    case 'and': return evalCond(p, c.a) && evalCond(p, c.b);
-    case 'or': return evalCond(p, c.a) || evalCond(p, c.b);
+    case 'and': return c.terms.every((x) => evalCond(p, x));
+    case 'or': return c.terms.some((x) => evalCond(p, x));
     case 'in': {
       const v = val(p, c.left);
       return c.set.exact.includes(v) || c.set.ranges.some(([a, b]) => v >= Math.min(a, b) && v <= Math.max(a, b));
@@ -133,8 +133,8 @@ export class Reference {
         return 0;
       case 'block': {
         const proto = SUBTYPE_PROTO[s.subtype];
+        // A block is not a rule: no counter of its own.
         if (proto >= 0 && p.proto !== proto) return -1;
-        this.hit(s.id, p);
         return this.list(s.body, p);
       }
     }
