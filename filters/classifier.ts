@@ -41,7 +41,8 @@
 // exactly those values (rules never change inside a Classifier), so it cannot change a result;
 // headers that miss it (every packet distinct, as in a scan) pay the trees plus one store.
 //
-// Invariants: match(p, from) returns the smallest rule index j >= from whose key holds for p, or -1;
+// Invariants: match(p, from) returns the smallest rule index j >= from whose key holds for p, or -1,
+// as long as no definite rule below `from` holds for p (the compiler never asks past one);
 // nothing is allocated per packet; all tables are typed arrays (ClassifierTables), which can be
 // built on another thread and transferred: `Classifier.build()` is pure, `new Classifier(tables)`
 // only allocates the cache.
@@ -198,7 +199,8 @@ export class Classifier {
     return new TreeBuilder(rules, { ...DEFAULTS, ...opts }).build();
   }
 
-  /** The smallest rule index j >= from whose key holds for p, or -1. */
+  /** The smallest rule index j >= from whose key holds for p, or -1 (`from` not past a definite
+   *  rule that holds for p). */
   match(p: Pkt, from: number): number {
     const pr = p.proto;
     const l4 = !p.frag;

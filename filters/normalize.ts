@@ -142,10 +142,15 @@ function normalizeIf(s: If, els: Stmt[] | null, env: Env): Stmt {
   return { kind: 'if', id: s.id, cond, then, else: e, loc: s.loc };
 }
 
+const RULE_IDS = new WeakMap<Model, number[]>();
+
 /** Ids of the user's rules: every `if`, and every action that is not inside an `if` (blocks are
  *  not rules; what they hold is). In statement order, each function of the Model once. */
 export function ruleIds(model: Model): number[] {
+  const known = RULE_IDS.get(model);
+  if (known !== undefined) return known;
   const out: number[] = [];
+  RULE_IDS.set(model, out);
   const walk = (list: Stmt[], inIf: boolean): void => {
     for (const s of list) {
       if (s.kind === 'if') {

@@ -11,6 +11,7 @@ import { Conntrack } from '../stack/conntrack.js';
 import { NatEngine } from '../stack/nat.js';
 import { natConfigFromModel, balancersFromModel, routesOf } from './wiring.js';
 import { compileRuleset, type Ruleset } from '../filters/compile.js';
+import { ruleIds } from '../filters/normalize.js';
 import { DROP, type HookFn, type LogSink } from '../stack/wire/pkt.js';
 import { formatSyslog } from './log/syslog.js';
 import { DhcpClient, DHCP_CLIENT_PORT } from '../stack/dhcp.js';
@@ -235,8 +236,9 @@ export class Router {
   counters() {
     const rules: Array<{ rule: string; text: string; packets: number; bytes: number }> = [];
     const c = this.ruleset.counters;
-    for (const r of this.model.rules) {
-      if (c.packets[r.id] > 0) rules.push({ rule: `${r.loc.file}:${r.loc.line}`, text: r.text, packets: c.packets[r.id], bytes: c.bytes[r.id] });
+    for (const id of ruleIds(this.model)) {
+      const r = this.model.rules[id];
+      if (r && c.packets[id] > 0) rules.push({ rule: `${r.loc.file}:${r.loc.line}`, text: r.text, packets: c.packets[id], bytes: c.bytes[id] });
     }
     const links = this.links.map((l) => ({ name: l.name, ...statsOf(l) }));
     return { stack: this.stack.snapshot(), links, conntrack: this.ct.stats(), nat: this.nat.stats(), loadBalancers: this.nat.lbStats(), rules };

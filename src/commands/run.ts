@@ -9,6 +9,7 @@ import { createLogger } from '../log/logger.js';
 import { Router, linkKeys, ipStr, type LinkSpec } from '../router.js';
 import { serveCtl, closeCtl, DEFAULT_CTL } from '../control/ctl.js';
 import { renderShow } from '../control/show.js';
+import { userRuleCount } from '../../filters/normalize.js';
 import { serveMetrics } from '../control/metrics.js';
 import { warmUp } from '../warmup.js';
 import { ensureRouterFlags } from '../vmflags.js';
@@ -160,7 +161,7 @@ export const command: Command = {
     log.info({
       file,
       ifaces: model.ifaces.map((i, ix) => ({ name: i.name, link: links[linkKeys(model).indexOf(typeof i.index === 'number' ? String(i.index) : i.index.mac)]?.name, address: i.address === null ? null : ipStr(i.address), vlan: i.vlan, ix })),
-      rules: model.rules.length,
+      rules: userRuleCount(model),
     }, 'running');
 
     const reload = (): { rules: number } => {
@@ -168,8 +169,8 @@ export const command: Command = {
       const r = loadConfig(t2, file);
       if (!r.model) throw new Error(`configuration invalid; old rules kept\n${formatDiagnostics(r.diagnostics, t2)}`);
       router.reload(r.model);
-      log.info({ rules: r.model.rules.length }, 'reloaded');
-      return { rules: r.model.rules.length };
+      log.info({ rules: userRuleCount(r.model) }, 'reloaded');
+      return { rules: userRuleCount(r.model) };
     };
     const ctlPath = opts.ctl === 'none' ? null : opts.ctl;
     let ctl: ReturnType<typeof serveCtl> | null = null;

@@ -3,6 +3,7 @@
 // same numbers `ctl counters` and `ctl show` print.
 import { createServer, type Server } from 'node:http';
 import type { Router } from '../router.js';
+import { ruleIds } from '../../filters/normalize.js';
 
 function esc(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
@@ -42,15 +43,16 @@ export function renderMetrics(router: Router): string {
   }
   family('nacl_nat_total', 'counter', 'NAT events by kind.');
   for (const [k, v] of Object.entries(c.nat)) if (typeof v === 'number') line('nacl_nat_total', { kind: k }, v);
-  family('nacl_rule_packets_total', 'counter', 'Packets that matched a rule (an if whose condition held, an action that ran).');
+  family('nacl_rule_packets_total', 'counter', 'Packets that matched a rule (an if whose condition held, an action outside any if that ran).');
   family('nacl_rule_bytes_total', 'counter', 'Bytes (IPv4 total length) of those packets.');
   const rc = router.ruleset.counters;
-  for (const r of router.model.rules) {
-    const p = rc.packets[r.id];
-    if (!p) continue;
-    const labels = { rule: String(r.id), at: `${r.loc.file}:${r.loc.line}`, function: r.fn };
+  for (const id of ruleIds(router.model)) {
+    const r = router.model.rules[id];
+    const p = rc.packets[id];
+    if (!r || !p) continue;
+    const labels = { rule: String(id), at: `${r.loc.file}:${r.loc.line}`, function: r.fn };
     line('nacl_rule_packets_total', labels, p);
-    line('nacl_rule_bytes_total', labels, rc.bytes[r.id]);
+    line('nacl_rule_bytes_total', labels, rc.bytes[id]);
   }
   return out.join('\n') + '\n';
 }

@@ -113,7 +113,8 @@ function renderBody(w: Writer, m: Model, body: Stmt[], indent: number): void {
       case 'syslog': w.line(indent, `syslog(${SEVERITIES[s.severity] ?? s.severity}, ${logText(s.args)})`, at, s.id); break;
       case 'dnat': case 'snat': w.line(indent, natText(s), at, s.id); break;
       case 'block':
-        w.line(indent, s.call ? `call ${s.call} (${s.subtype}) {` : `${s.subtype} {`, at, s.id);
+        // A block is not a rule (its rules carry its protocol): no counter of its own.
+        w.line(indent, s.call ? `call ${s.call} (${s.subtype}) {` : `${s.subtype} {`, at);
         renderBody(w, m, s.body, indent + 1);
         w.line(indent, '}');
         break;

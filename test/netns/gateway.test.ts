@@ -74,6 +74,20 @@ if (why) {
       t.match(show, /packets [1-9]\d*/, 'non-zero packet counters');
     });
 
+    await t.test('counters count the rules, not the protocol blocks around them', async (t) => {
+      const c = JSON.parse(router.ctlCmd('counters')) as { rules: Array<{ rule: string; text: string; packets: number }> };
+      const at = c.rules.map((r) => r.rule);
+      t.same([...new Set(at)], at, `one counter per rule location (${at.join(', ')})`);
+      t.notOk(c.rules.some((r) => /^Filter::/.test(r.text)), 'no block is a rule');
+      t.ok(c.rules.some((r) => /gateway\.nacl:19$/.test(r.rule) && /tcp\.dport in services/.test(r.text) && r.packets > 0),
+        'the TCP rule inside Filter::TCP counts under its own line');
+      const show = router.ctlCmd('show');
+      t.match(show, /\n {4}tcp \{ +# [^\n]*gateway\.nacl:19\n/, 'show: the block line carries no counter');
+      const body = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      const metricAt = [...body.matchAll(/nacl_rule_packets_total\{rule="\d+",at="([^"]+)"/g)].map((m) => m[1]).sort();
+      t.same(metricAt, [...at].sort(), 'the metrics report the same rule locations as ctl counters');
+    });
+
     await t.test('Prometheus metrics endpoint', async (t) => {
       const body = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
       t.match(body, /# TYPE nacl_iface_rx_packets_total counter/);
