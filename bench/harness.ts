@@ -14,6 +14,7 @@ import { run, stopAll } from './proc.js';
 import { buildPrograms, repoRoot, type Programs } from './programs.js';
 import { boostKsoftirqd, RT, type SchedPolicy } from './sched.js';
 import { defaultCpus, Topology, type Cpus } from './topology.js';
+import { SHAPES, type Shape } from './gen/shapes.js';
 
 export type Mode = 'smoke' | 'quick' | 'full';
 
@@ -34,24 +35,32 @@ export interface Settings {
   loadedLatency: boolean;
   /** How long nacl-router may take from start to both TAPs existing. */
   routerStartSeconds: number;
+  /** Rule shapes other than the blocklist (gen/shapes.ts), measured at shapeRules rule counts
+   *  on the devices that use rules, shapeRuns times (bulk TCP, flood, loss-free rate). */
+  shapes: Shape[];
+  shapeRules: number[];
+  shapeRuns: number;
 }
+
+/** The shapes measured beside the blocklist in a full run. */
+const OTHER_SHAPES: Shape[] = SHAPES.filter((x) => x !== 'blocklist');
 
 export const SETTINGS: Record<Mode, Settings> = {
   smoke: {
     rules: [0], connRules: [0], runs: 1, tcpSeconds: 1, trialSeconds: 0.3, searchSteps: 0,
     minRate: 2000, floodSeconds: 0.3, pingCount: 10, pingInterval: 0.01, connFlows: 2000, loadedLatency: false,
-    routerStartSeconds: 60,
+    routerStartSeconds: 60, shapes: [], shapeRules: [10_000], shapeRuns: 1,
   },
   quick: {
     rules: [0, 10_000], connRules: [0], runs: 3, tcpSeconds: 2, trialSeconds: 0.5, searchSteps: 7,
     minRate: 2000, floodSeconds: 1, pingCount: 200, pingInterval: 0.005, connFlows: 20_000, loadedLatency: true,
-    routerStartSeconds: 90,
+    routerStartSeconds: 90, shapes: [], shapeRules: [10_000], shapeRuns: 1,
   },
   full: {
     rules: [0, 100, 1000, 10_000, 100_000], connRules: [0, 10_000], runs: 3, tcpSeconds: 5,
     trialSeconds: 1, searchSteps: 10, minRate: 200, floodSeconds: 2, pingCount: 1000,
     pingInterval: 0.002, connFlows: 50_000, loadedLatency: true,
-    routerStartSeconds: 300,
+    routerStartSeconds: 300, shapes: OTHER_SHAPES, shapeRules: [10_000], shapeRuns: 2,
   },
 };
 
@@ -82,6 +91,8 @@ export interface Point {
   device: string;
   rules: number;
   nat: boolean;
+  /** Rule shape; absent: the blocklist. */
+  shape?: Shape;
   startedAt: string;
   loadavg: number[];
   setup?: SetupInfo;
@@ -218,6 +229,16 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
           current = null;
         }
       }
+      if (r >= settings.shapeRuns) continue;
+      for (const [si, shape] of settings.shapes.entries()) {
+        for (const rules of settings.shapeRules) {
+          for (const dut of rotate(duts.filter((d) => d.usesRules), r + si)) {
+            current = dut;
+            results.points.push(await measurePoint(ctx, dut, settings, r, rules, false, log, shape));
+            current = null;
+          }
+        }
+      }
     }
   } finally {
     process.removeListener('SIGINT', onSignal);
@@ -236,11 +257,11 @@ function fmt(n: number | undefined, digits = 0): string {
 }
 
 async function measurePoint(ctx: m.Ctx, dut: Dut, s: Settings, runIdx: number, rules: number, nat: boolean,
-  log: (line: string) => void): Promise<Point> {
-  const p: Point = { run: runIdx, device: dut.id, rules, nat, startedAt: new Date().toISOString(), loadavg: loadavg() };
-  const tag = `run ${runIdx + 1}/${s.runs} ${dut.id} rules=${rules}${nat ? ' nat' : ''}`;
+  log: (line: string) => void, shape?: Shape): Promise<Point> {
+  const p: Point = { run: runIdx, device: dut.id, rules, nat, ...(shape ? { shape } : {}), startedAt: new Date().toISOString(), loadavg: loadavg() };
+  const tag = `run ${runIdx + 1}/${s.runs} ${dut.id} rules=${rules}${shape ? ` shape=${shape}` : ''}${nat ? ' nat' : ''}`;
   try {
-    p.setup = await dut.setup(ctx.topo, { rules, nat });
+    p.setup = await dut.setup(ctx.topo, { rules, nat, shape });
     await m.warmup(ctx);
     if (nat) {
       p.conn = await m.connRate(ctx, s.connFlows);
@@ -258,6 +279,10 @@ async function measurePoint(ctx: m.Ctx, dut: Dut, s: Settings, runIdx: number, r
       p.generatorLimited = p.lossFree.pps >= 0.97 * hi;
     }
     p.floodAtLeast2x = p.flood.offeredPps >= 2 * p.lossFree.pps;
+    if (shape) {
+      log(`${tag}: tcp ${fmt(p.tcpGbps, 2)} Gbit/s, loss-free ${fmt(p.lossFree.pps)} pps, flood ${fmt(p.flood.receivedPps)}/${fmt(p.flood.offeredPps)} pps`);
+      return p;
+    }
     p.latencyIdle = await m.latency(ctx, s.pingCount, s.pingInterval, 0);
     if (s.loadedLatency && p.lossFree.pps > 0) p.latencyLoaded = await m.latency(ctx, s.pingCount, s.pingInterval, p.lossFree.pps / 2);
     log(`${tag}: tcp ${fmt(p.tcpGbps, 2)} Gbit/s, loss-free ${fmt(p.lossFree.pps)} pps, flood ${fmt(p.flood.receivedPps)}/${fmt(p.flood.offeredPps)} pps, ` +

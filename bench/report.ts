@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import type { BenchResults, Point } from './harness.js';
+import { SHAPE_TEXT, type Shape } from './gen/shapes.js';
 
 export type Metric = 'udp' | 'flood' | 'tcp' | 'p50idle' | 'p99idle' | 'p50load' | 'p99load' | 'conn' | 'connDelivered' | 'load' | 'reload';
 
@@ -36,12 +37,12 @@ function valid(x: number | undefined): x is number {
   return x !== undefined && Number.isFinite(x);
 }
 
-/** Values of `metric` for a device at a rule count, one per run that produced it. */
-export function values(r: BenchResults, metric: Metric, device: string, rules: number): Map<number, number> {
+/** Values of `metric` for a device at a rule count (of a rule shape), one per run that produced it. */
+export function values(r: BenchResults, metric: Metric, device: string, rules: number, shape: Shape = 'blocklist'): Map<number, number> {
   const out = new Map<number, number>();
   const nat = METRICS[metric].nat;
   for (const p of r.points) {
-    if (p.device !== device || p.rules !== rules || p.nat !== nat || p.error) continue;
+    if (p.device !== device || p.rules !== rules || p.nat !== nat || p.error || (p.shape ?? 'blocklist') !== shape) continue;
     const v = METRICS[metric].get(p);
     if (valid(v)) out.set(p.run, v);
   }
@@ -50,16 +51,18 @@ export function values(r: BenchResults, metric: Metric, device: string, rules: n
 
 export interface Stat { median: number; min: number; max: number; n: number }
 
-export function stat(r: BenchResults, metric: Metric, device: string, rules: number): Stat | null {
-  const v = [...values(r, metric, device, rules).values()];
+export function stat(r: BenchResults, metric: Metric, device: string, rules: number, shape: Shape = 'blocklist'): Stat | null {
+  const v = [...values(r, metric, device, rules, shape).values()];
   if (v.length === 0) return null;
   return { median: median(v), min: Math.min(...v), max: Math.max(...v), n: v.length };
 }
 
 /** Median over runs of (A / B), pairing A and B from the same run. */
-export function pairedRatio(r: BenchResults, a: [Metric, string, number], b: [Metric, string, number]): { ratio: number; pairs: number } | null {
-  const va = values(r, ...a);
-  const vb = values(r, ...b);
+type Series = [Metric, string, number] | [Metric, string, number, Shape];
+
+export function pairedRatio(r: BenchResults, a: Series, b: Series): { ratio: number; pairs: number } | null {
+  const va = values(r, a[0], a[1], a[2], a[3]);
+  const vb = values(r, b[0], b[1], b[2], b[3]);
   const ratios: number[] = [];
   for (const [run, x] of va) {
     const y = vb.get(run);
@@ -75,20 +78,21 @@ export interface Target {
   measured: string;
 }
 
-type Cmp = { a: [Metric, string, number]; b: [Metric, string, number]; op: '>=' | '<='; bound: number; what: string };
+type Cmp = { a: Series; b: Series; op: '>=' | '<='; bound: number; what: string };
 
 /** Runs in which the device forwarded all the generator could offer (its rate is a lower bound). */
-function limitedRuns(r: BenchResults, metric: Metric, device: string, rules: number): Set<number> {
+function limitedRuns(r: BenchResults, metric: Metric, device: string, rules: number, shape: Shape = 'blocklist'): Set<number> {
   if (metric !== 'udp' && metric !== 'flood') return new Set();
-  return new Set(r.points.filter((p) => p.device === device && p.rules === rules && !p.nat && p.generatorLimited).map((p) => p.run));
+  return new Set(r.points.filter((p) => p.device === device && p.rules === rules && !p.nat && p.generatorLimited &&
+    (p.shape ?? 'blocklist') === shape).map((p) => p.run));
 }
 
 function check(r: BenchResults, c: Cmp): { status: Target['status']; measured: string } {
   const q = pairedRatio(r, c.a, c.b);
   if (!q) return { status: 'not measured', measured: `${c.what}: no data` };
   // A lower-bound numerator makes the ratio a lower bound, a lower-bound denominator an upper one.
-  const aLow = limitedRuns(r, ...c.a).size > 0;
-  const bLow = limitedRuns(r, ...c.b).size > 0;
+  const aLow = limitedRuns(r, c.a[0], c.a[1], c.a[2], c.a[3]).size > 0;
+  const bLow = limitedRuns(r, c.b[0], c.b[1], c.b[2], c.b[3]).size > 0;
   const ok = c.op === '>=' ? q.ratio >= c.bound : q.ratio <= c.bound;
   let status: Target['status'] = ok ? 'met' : 'not met';
   let note = '';
@@ -143,6 +147,18 @@ export function targets(r: BenchResults): Target[] {
       { a: ['p99idle', N, 10_000], b: ['p99idle', 'iptables', 10_000], op: '<=', bound: 0.5, what: 'vs iptables at 10k' },
     ]),
   ];
+  const shapes = [...new Set(r.points.filter((p) => p.shape !== undefined).map((p) => p.shape!))];
+  const shapeRules = [...new Set(r.points.filter((p) => p.shape !== undefined).map((p) => p.rules))].sort((a, b) => a - b);
+  if (shapes.length > 0) {
+    const cmps: Cmp[] = [];
+    for (const shape of shapes) {
+      for (const n of shapeRules) {
+        cmps.push({ a: ['udp', N, n, shape], b: ['udp', 'iptables', n, shape], op: '>=', bound: 15, what: `${shape} udp vs iptables at ${n}` });
+        cmps.push({ a: ['tcp', N, n, shape], b: ['tcp', 'iptables', n, shape], op: '>=', bound: 3, what: `${shape} tcp vs iptables at ${n}` });
+      }
+    }
+    list.push(t('T9', `rule shapes that are not ours (block-per-rule TCP/UDP drop/accept, ClassBench-style acl/fw/ipc): at ${shapeRules.map((n) => n.toLocaleString('en-US')).join(', ')} rules of every shape, loss-free 64-byte rate >= 15x iptables and bulk TCP >= 3x iptables`, cmps));
+  }
   const ipt = stat(r, 'load', 'iptables', 10_000);
   const reload = stat(r, 'reload', N, 10_000);
   const start = stat(r, 'load', N, 10_000);
@@ -164,7 +180,7 @@ function fmt(x: number, digits: number): string {
 }
 
 function ruleCounts(r: BenchResults, nat: boolean): number[] {
-  return [...new Set(r.points.filter((p) => p.nat === nat).map((p) => p.rules))].sort((a, b) => a - b);
+  return [...new Set(r.points.filter((p) => p.nat === nat && p.shape === undefined).map((p) => p.rules))].sort((a, b) => a - b);
 }
 
 function deviceLabel(r: BenchResults, id: string): string {
@@ -172,7 +188,7 @@ function deviceLabel(r: BenchResults, id: string): string {
 }
 
 function measuredDevices(r: BenchResults, nat: boolean): string[] {
-  const seen = new Set(r.points.filter((p) => p.nat === nat).map((p) => p.device));
+  const seen = new Set(r.points.filter((p) => p.nat === nat && p.shape === undefined).map((p) => p.device));
   return r.devices.map((d) => d.id).filter((id) => seen.has(id));
 }
 
@@ -257,6 +273,40 @@ function machineLine(r: BenchResults): string {
   const la = (x?: number[]): string => (x ? x.map((v) => v.toFixed(2)).join(' / ') : '?');
   return `${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Linux ${m.kernel} (${m.virtualization}); ` +
     `load average (1/5/15 min) ${la(m.loadavgAtStart)} at start, ${la(m.loadavgAtEnd)} at the end`;
+}
+
+/** The rule shapes other than the blocklist: per shape and rule count, each device's loss-free
+ *  rate, bulk TCP and ruleset load time, and nacl-router's paired ratios against iptables. */
+function shapeSection(r: BenchResults): string[] {
+  const pts = r.points.filter((p) => p.shape !== undefined);
+  if (pts.length === 0) return [];
+  const shapes = [...new Set(pts.map((p) => p.shape!))];
+  const devs = r.devices.map((d) => d.id).filter((id) => pts.some((p) => p.device === id));
+  const counts = [...new Set(pts.map((p) => p.rules))].sort((a, b) => a - b);
+  const cell = (metric: Metric, dev: string, n: number, shape: Shape): string => {
+    const st = stat(r, metric, dev, n, shape);
+    return st ? fmt(st.median, METRICS[metric].digits) : '';
+  };
+  const ratio = (metric: Metric, n: number, shape: Shape): string => {
+    const q = pairedRatio(r, [metric, N, n, shape], [metric, 'iptables', n, shape]);
+    return q ? `${q.ratio.toFixed(1)}x` : '';
+  };
+  const out = ['## Rule shapes', '', 'The same N rules for every device; no rule matches the benchmark traffic. Medians over runs.', ''];
+  for (const shape of shapes) out.push(`* **${shape}**: ${SHAPE_TEXT[shape]}`);
+  out.push('');
+  for (const n of counts) {
+    out.push(`### ${n.toLocaleString('en-US')} rules`, '',
+      `| shape | ${devs.map((d) => `${deviceLabel(r, d)} loss-free pps`).join(' | ')} | nacl-router / iptables | ${devs.map((d) => `${deviceLabel(r, d)} TCP Gbit/s`).join(' | ')} | nacl-router / iptables | ${devs.map((d) => `${deviceLabel(r, d)} load ms`).join(' | ')} |`,
+      `|---|${[...devs, 'r', ...devs, 'r', ...devs].map(() => '---:').join('|')}|`);
+    for (const shape of shapes) {
+      out.push(`| ${shape} | ${devs.map((d) => cell('udp', d, n, shape)).join(' | ')} | ${ratio('udp', n, shape)} | ` +
+        `${devs.map((d) => cell('tcp', d, n, shape)).join(' | ')} | ${ratio('tcp', n, shape)} | ${devs.map((d) => cell('load', d, n, shape)).join(' | ')} |`);
+    }
+    out.push('');
+  }
+  const failed = pts.filter((p) => p.error);
+  if (failed.length > 0) out.push('Not measured: ' + [...new Set(failed.map((p) => `${p.device} ${p.shape} (${p.error})`))].join('; '), '');
+  return out;
 }
 
 /** Writes docs/benchmarks.md and docs/benchmarks/*.svg; returns the paths written. */
@@ -375,6 +425,7 @@ export async function writeReport(r: BenchResults, docsDir: string): Promise<str
     if (chartRows(r, metric).length === 0 && metric !== 'load') continue;
     md.push(`### ${METRICS[metric].title}`, '', table(r, metric), '');
   }
+  md.push(...shapeSection(r));
   md.push('## Charts', '', ...embedded.flatMap((e) => [e, '']));
   // The analysis of the gaps (profiles, causes) is written by hand next to this generator, so a
   // regenerated page keeps it; it names the run its numbers come from.

@@ -4,6 +4,8 @@
 //   --smoke            one very short point per device (what the smoke test runs)
 //   --devices a,b      only these devices (nacl-router, iptables, nft-linear, nft-set, ref-rw, ref-vnet)
 //   --rules 0,1000     rule counts;  --conn-rules 0  rule counts for new connections/s
+//   --shapes a,b|all|none  other rule shapes (tcp-drop, udp-drop, tcp-accept, udp-accept, acl, fw,
+//                      ipc; full runs: all) measured at --shape-rules (default 10000), --shape-runs times
 //   --runs N           repetitions (the report takes medians)
 //   --sched rt|nice    priority of the benchmark's processes over other work (default rt)
 //   --no-docs          write the JSON only
@@ -15,6 +17,7 @@ import { runBench, type BenchOptions, type BenchResults, type Mode, type Setting
 import { repoRoot } from './programs.js';
 import type { SchedPolicy } from './sched.js';
 import { writeReport } from './report.js';
+import { isShape, SHAPES, type Shape } from './gen/shapes.js';
 
 function numbers(v: string | undefined, flag: string): number[] {
   if (!v) throw new Error(`${flag} needs a value`);
@@ -41,6 +44,16 @@ export async function main(argv: string[]): Promise<number> {
       case '--devices': devices = (argv[++i] ?? '').split(',').filter(Boolean); break;
       case '--rules': overrides.rules = numbers(argv[++i], a); break;
       case '--conn-rules': overrides.connRules = numbers(argv[++i], a); break;
+      case '--shapes': {
+        const v = argv[++i] ?? '';
+        const list = v === 'all' ? SHAPES.filter((x) => x !== 'blocklist') : v === 'none' ? [] : v.split(',').filter(Boolean);
+        const bad = list.filter((x) => !isShape(x));
+        if (bad.length > 0) { process.stderr.write(`bench: unknown shape ${bad.join(', ')} (${SHAPES.join(', ')})\n`); return 2; }
+        overrides.shapes = list as Shape[];
+        break;
+      }
+      case '--shape-rules': overrides.shapeRules = numbers(argv[++i], a); break;
+      case '--shape-runs': overrides.shapeRuns = numbers(argv[++i], a)[0]; break;
       case '--runs': overrides.runs = numbers(argv[++i], a)[0]; break;
       case '--sched': {
         const v = argv[++i];

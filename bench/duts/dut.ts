@@ -3,10 +3,13 @@
 // non-matching forward rules and, with nat, source NAT towards the server. setup() leaves the
 // path ready for traffic (ARP may still be unresolved); teardown() removes everything setup made.
 import type { Topology } from '../topology.js';
+import type { Shape } from '../gen/shapes.js';
 
 export interface SetupOptions {
   rules: number;
   nat: boolean;
+  /** Rule shape (gen/shapes.ts); default 'blocklist'. */
+  shape?: Shape;
 }
 
 export interface SetupInfo {

@@ -20,7 +20,7 @@ export type LinuxFlavor = 'iptables' | 'nft-linear' | 'nft-set';
 const LABELS: Record<LinuxFlavor, string> = {
   iptables: 'Linux iptables (legacy)',
   'nft-linear': 'Linux nftables linear',
-  'nft-set': 'Linux nftables set',
+  'nft-set': 'Linux nftables sets/concatenations',
 };
 
 export class LinuxDut implements Dut {
@@ -69,8 +69,8 @@ export class LinuxDut implements Dut {
       const nft = this.flavor !== 'iptables';
       const file = join(dir, nft ? 'rules.nft' : 'rules.v4');
       writeFileSync(file, nft
-        ? nftRuleset(opts.rules, opts.nat, r1, this.flavor === 'nft-set')
-        : iptablesRuleset(opts.rules, opts.nat, r1));
+        ? nftRuleset(opts.rules, opts.nat, r1, this.flavor === 'nft-set', opts.shape)
+        : iptablesRuleset(opts.rules, opts.nat, r1, opts.shape));
       const start = process.hrtime.bigint();
       if (nft) await nsRun(r, 'nft', ['-f', file], { timeoutMs: 600_000 });
       else await nsRun(r, 'sh', ['-c', `iptables-legacy-restore < ${file}`], { timeoutMs: 600_000 });

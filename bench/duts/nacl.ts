@@ -54,7 +54,7 @@ export class NaclDut implements Dut {
     const [a, b] = [`${topo.prefix}a`, `${topo.prefix}b`];
     this.dir = mkdtempSync(join(tmpdir(), 'nacl-bench-router-'));
     const file = join(this.dir, 'bench.nacl');
-    writeFileSync(file, naclRuleset({ rules: opts.rules, nat: opts.nat }));
+    writeFileSync(file, naclRuleset({ rules: opts.rules, nat: opts.nat, shape: opts.shape }));
     const start = process.hrtime.bigint();
     // Started at CFS priority: node is multi-threaded (V8 compiler and GC helpers), and with all
     // of its threads SCHED_FIFO on one core a thread waiting for a helper can stall for minutes.

@@ -20,6 +20,8 @@
 // Trace generation follows the paper's trace generator: each header is a random point inside a
 // rule picked uniformly from the whole list (so hits land all over it).
 
+import { formatAddr } from '../../filters/fields.js';
+
 export type Family = 'acl' | 'fw' | 'ipc';
 export const FAMILIES: readonly Family[] = ['acl', 'fw', 'ipc'];
 
@@ -236,7 +238,6 @@ export function classbenchTrace(rules: CbRule[], count: number, seed: number): H
 
 // ---- rendering: NaCl, iptables-restore, nft ----
 
-const dotted = (a: number): string => `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
 const PROTO_BLOCK: Record<number, string> = { 6: 'TCP', 17: 'UDP', 1: 'ICMP' };
 const PROTO_NAME: Record<number, string> = { 6: 'tcp', 17: 'udp', 1: 'icmp' };
 
@@ -244,8 +245,8 @@ function naclCond(rule: CbRule, inBlock: boolean): string {
   const t: string[] = [];
   if (rule.proto >= 0 && !inBlock) t.push(`ip.protocol == ${rule.proto}`);
   const addr = (f: string, x: [number, number], len: number): void => {
-    if (len === 32) t.push(`${f} == ${dotted(x[0])}`);
-    else if (len > 0) t.push(`${f} in ${dotted(x[0])}/${len}`);
+    if (len === 32) t.push(`${f} == ${formatAddr(x[0])}`);
+    else if (len > 0) t.push(`${f} in ${formatAddr(x[0])}/${len}`);
   };
   addr('ip.saddr', rule.src, rule.srcLen);
   addr('ip.daddr', rule.dst, rule.dstLen);
@@ -281,7 +282,7 @@ export function naclBody(rules: CbRule[], indent = '  '): string[] {
 }
 
 function cidr(x: [number, number], len: number): string {
-  return `${dotted(x[0])}/${len}`;
+  return `${formatAddr(x[0])}/${len}`;
 }
 
 /** iptables-restore lines for a chain (without the table header). */
