@@ -23,7 +23,7 @@
 //     no rule after it (HiCuts' redundancy removal); leaves hold at most `binth` rules unless
 //     nothing separates them; leaves with equal rule lists are stored once.
 // Why a decision tree: per packet it is a fixed small loop over typed arrays (a walk of a few
-// nodes per tree, a short leaf scan of fixed-layout boxes) that V8 optimises once for every ruleset, with
+// nodes per tree, a short scan of the boxes stored inside the leaf) that V8 optimises once for every ruleset, with
 // no warm-up per configuration; its cost depends on depth and leaf size, not on the rule count.
 // It answers "first match at or after rule j" directly (leaves are in source order), which the
 // compiler needs for fall-through bodies and residual conditions. Tuple space search (OVS,
@@ -99,17 +99,13 @@ export interface ClassifierRules {
   never: Uint8Array;
 }
 
-/** Words per rule in ClassifierTables.box. */
-const BOX = 10;
+/** Words per leaf entry in ClassifierTables.lData. */
+const ENTRY = 11;
+/** Bit of an entry's first word: the rule is not exactly its box. */
+const XTRA = 0x80000000;
 
 /** Everything match() reads: typed arrays only (structured-cloneable, transferable). */
 export interface ClassifierTables extends ClassifierRules {
-  /** Rule j's smallest enclosing box at box[j * 10 ...]: saddr lo/hi, daddr lo/hi, dport lo/hi,
-   *  sport lo/hi, protocol lo/hi. */
-  box: Uint32Array;
-  /** 1: rule j is not exactly its box (several intervals, or other dimensions): its groups are
-   *  checked too. */
-  xtra: Uint8Array;
   /** Root pointer of each tree (>= 0 internal node, < 0: leaf ~pointer). */
   roots: Int32Array;
   /** Node x cuts dimension nDim[x]. With nCnt[x] > 0 (equal parts) a value v has child
@@ -123,9 +119,12 @@ export interface ClassifierTables extends ClassifierRules {
   nBase: Int32Array;
   bounds: Float64Array;
   kids: Int32Array;
-  /** Rules of leaf l: lRule[lStart[l] .. lStart[l + 1]), ascending. */
+  /** Entries of leaf l: lStart[l] .. lStart[l + 1], in rule order; entry e is lData[e * 11 ...]:
+   *  the rule index (bit 31: the rule is more than its box, check its groups too), then its
+   *  smallest enclosing box: saddr lo/hi, daddr lo/hi, dport lo/hi, sport lo/hi, protocol lo/hi.
+   *  A leaf's rules are one contiguous run of memory. */
   lStart: Int32Array;
-  lRule: Int32Array;
+  lData: Uint32Array;
 }
 
 export interface ClassifierStats {
@@ -158,9 +157,7 @@ export class Classifier {
   private readonly bounds: Float64Array;
   private readonly kids: Int32Array;
   private readonly lStart: Int32Array;
-  private readonly lRule: Int32Array;
-  private readonly box: Uint32Array;
-  private readonly xtra: Uint8Array;
+  private readonly lData: Uint32Array;
   private readonly cStart: Int32Array;
   private readonly cDim: Uint8Array;
   private readonly cLo: Uint32Array;
@@ -182,9 +179,7 @@ export class Classifier {
     this.bounds = tables.bounds;
     this.kids = tables.kids;
     this.lStart = tables.lStart;
-    this.lRule = tables.lRule;
-    this.box = tables.box;
-    this.xtra = tables.xtra;
+    this.lData = tables.lData;
     this.cStart = tables.cStart;
     this.cDim = tables.cDim;
     this.cLo = tables.cLo;
@@ -225,7 +220,7 @@ export class Classifier {
       slot = h;
     }
     const roots = this.roots, nDim = this.nDim, nLo = this.nLo, nShift = this.nShift, nCnt = this.nCnt, nBase = this.nBase;
-    const bounds = this.bounds, kids = this.kids, lStart = this.lStart, lRule = this.lRule, box = this.box, xtra = this.xtra;
+    const bounds = this.bounds, kids = this.kids, lStart = this.lStart, ld = this.lData;
     let best = this.n;
     for (let t = 0; t < roots.length; t++) {
       let x = roots[t]!;
@@ -247,14 +242,15 @@ export class Classifier {
           x = kids[nBase[x]! + lo - b0]!;
         }
       }
-      for (let r = lStart[~x]!, end = lStart[~x + 1]!; r < end; r++) {
-        const j = lRule[r]!;
+      for (let e = lStart[~x]!, end = lStart[~x + 1]!; e < end; e++) {
+        const o = e * ENTRY;
+        const w = ld[o]!;
+        const j = w & 0x7fffffff;
         if (j >= best) break;
         if (j < from) continue;
-        const o = j * BOX;
-        if (sa < box[o]! || sa > box[o + 1]! || da < box[o + 2]! || da > box[o + 3]! || dp < box[o + 4]! || dp > box[o + 5]! ||
-          sp < box[o + 6]! || sp > box[o + 7]! || pr < box[o + 8]! || pr > box[o + 9]!) continue;
-        if (xtra[j] !== 0 && !this.groups(j)) continue;
+        if (sa < ld[o + 1]! || sa > ld[o + 2]! || da < ld[o + 3]! || da > ld[o + 4]! || dp < ld[o + 5]! || dp > ld[o + 6]! ||
+          sp < ld[o + 7]! || sp > ld[o + 8]! || pr < ld[o + 9]! || pr > ld[o + 10]!) continue;
+        if (w >= XTRA && !this.groups(j)) continue;
         best = j;
         break;
       }
@@ -386,7 +382,7 @@ class Level {
 /** An equal cut (cnt parts of 2^shift values from lo) or, with `at`, endpoint boundaries. */
 interface Cut { d: number; lo: number; hi: number; shift: number; cnt: number; at: number[] | null; max: number; sum: number }
 
-/** Dimensions of the box, in ClassifierTables.box order. */
+/** Dimensions of a leaf entry's box, in order. */
 const BOX_DIMS = [DIM_SADDR, DIM_DADDR, DIM_DPORT, DIM_SPORT, DIM_PROTO];
 const REG = 2 * DIMS;
 
@@ -395,8 +391,8 @@ class TreeBuilder {
   /** Rule j's smallest and largest value in dimension d: [j * DIMS + d]. */
   private readonly hLo: Float64Array;
   private readonly hHi: Float64Array;
-  private readonly box: Uint32Array;
-  private readonly xtra: Uint8Array;
+  /** Rule j's leaf entry, at entry[j * ENTRY ...] (copied into each leaf that holds j). */
+  private readonly entry: Uint32Array;
   private readonly nDim: number[] = [];
   private readonly nLo: number[] = [];
   private readonly nShift: number[] = [];
@@ -406,6 +402,8 @@ class TreeBuilder {
   private readonly kids = new IntBuf();
   private readonly lStart = new IntBuf();
   private readonly lRule = new IntBuf();
+  /** Leaf entries (ENTRY words each), stored as int32 bits. */
+  private readonly lData = new IntBuf();
   /** Leaves by list hash: first leaf, then leafNext chains. */
   private readonly leafIndex = new Map<number, number>();
   private readonly leafNext = new IntBuf();
@@ -432,8 +430,7 @@ class TreeBuilder {
     this.n = n;
     const hLo = this.hLo = new Float64Array(n * DIMS);
     const hHi = this.hHi = new Float64Array(n * DIMS);
-    const box = this.box = new Uint32Array(n * BOX);
-    this.xtra = new Uint8Array(n);
+    const entry = this.entry = new Uint32Array(n * ENTRY);
     for (let j = 0; j < n; j++) {
       for (let d = 0; d < DIMS; d++) hHi[j * DIMS + d] = DIM_MAX[d]!;
       let i = r.cStart[j]!;
@@ -451,11 +448,12 @@ class TreeBuilder {
         }
         hLo[j * DIMS + d] = lo;
         hHi[j * DIMS + d] = hi;
-        if (k > 1 || d >= DIM_ICMP_TYPE) this.xtra[j] = 1;
+        if (k > 1 || d >= DIM_ICMP_TYPE) entry[j * ENTRY] = XTRA;
       }
+      entry[j * ENTRY] = (entry[j * ENTRY]! | j) >>> 0;
       for (let k = 0; k < BOX_DIMS.length; k++) {
-        box[j * BOX + 2 * k] = hLo[j * DIMS + BOX_DIMS[k]!]!;
-        box[j * BOX + 2 * k + 1] = hHi[j * DIMS + BOX_DIMS[k]!]!;
+        entry[j * ENTRY + 1 + 2 * k] = hLo[j * DIMS + BOX_DIMS[k]!]!;
+        entry[j * ENTRY + 2 + 2 * k] = hHi[j * DIMS + BOX_DIMS[k]!]!;
       }
     }
     this.lStart.push(0);
@@ -495,12 +493,11 @@ class TreeBuilder {
     const r = this.r;
     return {
       n: r.n, cStart: r.cStart, cDim: r.cDim, cLo: r.cLo, cHi: r.cHi, definite: r.definite, never: r.never,
-      box: this.box, xtra: this.xtra,
       roots: Int32Array.from(this.roots),
       nDim: Uint8Array.from(this.nDim), nLo: Float64Array.from(this.nLo), nShift: Uint8Array.from(this.nShift),
       nCnt: Int32Array.from(this.nCnt), nBase: Int32Array.from(this.nBase), bounds: Float64Array.from(this.bounds),
       kids: this.kids.done(),
-      lStart: this.lStart.done(), lRule: this.lRule.done(),
+      lStart: this.lStart.done(), lData: new Uint32Array(this.lData.done().buffer),
     };
   }
 
@@ -552,7 +549,7 @@ class TreeBuilder {
   }
 
   private used(): number {
-    return this.kids.n + this.lRule.n;
+    return this.kids.n + this.lData.n;
   }
 
   private addSlot(value: number, next: number): number {
@@ -824,6 +821,12 @@ class TreeBuilder {
     const l = this.lStart.n - 1;
     const at = this.lRule.reserve(n);
     this.lRule.a.set(pool.subarray(start, start + n), at);
+    const d0 = this.lData.reserve(n * ENTRY);
+    const ld = this.lData.a;
+    for (let i = 0; i < n; i++) {
+      const j = pool[start + i]!;
+      for (let k = 0; k < ENTRY; k++) ld[d0 + i * ENTRY + k] = this.entry[j * ENTRY + k]!;
+    }
     this.lStart.push(this.lRule.n);
     this.leafNext.push(first ?? -1);
     this.leafIndex.set(h, l);

@@ -35,7 +35,7 @@
 import type { CmpOp, Cond, Field, LogArg, Model, Operand, Stmt, ValueSet } from '../src/config/model.js';
 import { SUBTYPE_PROTO } from '../src/config/model.js';
 import type { HookFn, LogSink, NatActions } from '../stack/wire/pkt.js';
-import { Classifier, classifierStats, tableBytes, type ClassifierTables } from './classifier.js';
+import { cacheBits, Classifier, classifierStats, tableBytes, type ClassifierOptions, type ClassifierTables } from './classifier.js';
 import { fieldExpr } from './fields.js';
 import { RuleLogger, LOG_SEVERITY, type LogLimitOptions } from './log.js';
 import { listTerminates, normalizeList, terminates, type Env } from './normalize.js';
@@ -49,6 +49,10 @@ export interface PlanOptions {
   trace?: boolean;
   /** Classifier and hash dispatch for runs of rules (default true; false = plain linear code). */
   scaling?: boolean;
+  /** The classifiers' flow caches (default true; false: every packet searches the trees). */
+  flowCache?: boolean;
+  /** Classifier build parameters (tests and measurements; defaults otherwise). */
+  classifier?: ClassifierOptions;
 }
 
 export interface CompileOptions {
@@ -58,6 +62,8 @@ export interface CompileOptions {
   logLimit?: LogLimitOptions;
   /** As in PlanOptions. */
   scaling?: boolean;
+  flowCache?: boolean;
+  classifier?: ClassifierOptions;
 }
 
 export interface HookSet { prerouting: HookFn; input: HookFn; output: HookFn; postrouting: HookFn }
@@ -76,7 +82,8 @@ export interface CompileStats {
 export type PlanConst =
   | Int32Array | Int8Array | Uint8Array | Float64Array
   | { kind: 'set'; tables: NumberSetTables }
-  | { kind: 'classifier'; tables: ClassifierTables };
+  /** cache: log2 of the flow cache entries (0: none). */
+  | { kind: 'classifier'; tables: ClassifierTables; cache: number };
 
 export interface LogTemplate { id: number; kind: 'log' | 'syslog'; severity: number; args: LogArg[] }
 
@@ -144,7 +151,7 @@ class Gen {
     helperFunctions: 0, sourceChars: 0, maxFunctionChars: 0,
   };
 
-  constructor(readonly trace: boolean, readonly scaling: boolean) {}
+  constructor(readonly trace: boolean, readonly scaling: boolean, readonly flowCache: boolean, readonly cls: ClassifierOptions) {}
 
   constant(v: PlanConst): string {
     this.consts.push(v);
@@ -338,13 +345,13 @@ class Gen {
     const n = stmts.length;
     const definite = new Uint8Array(n);
     for (let j = 0; j < n; j++) definite[j] = piece.keys[j]!.residual === null && listTerminates(stmts[j]!.then, env) ? 1 : 0;
-    const tables = Classifier.build(classifierRules(piece.keys, definite));
+    const tables = Classifier.build(classifierRules(piece.keys, definite), this.cls);
     this.stats.classifierRuns++;
     this.stats.classifierRules += n;
     this.stats.classifierTrees += tables.roots.length;
     this.stats.classifierBytes += tableBytes(tables);
     if (tables.roots.length === 0) return '';
-    const CL = this.constant({ kind: 'classifier', tables });
+    const CL = this.constant({ kind: 'classifier', tables, cache: this.flowCache ? cacheBits(n) : 0 });
     const cand = this.candidates(stmts, piece.keys.map((k) => k.residual), env);
     return `for (let j = ${CL}.match(p, 0); j >= 0; j = ${CL}.match(p, j + 1)) {
   ${cand}
@@ -539,7 +546,7 @@ function maxRuleId(model: Model): number {
 /** Compiles a Model into plain data (see the module comment). */
 export function planRuleset(model: Model, opts: PlanOptions = {}): RulesetPlan {
   const trace = opts.trace ?? false;
-  const gen = new Gen(trace, opts.scaling ?? true);
+  const gen = new Gen(trace, opts.scaling ?? true, opts.flowCache ?? true, opts.classifier ?? {});
 
   const used: string[] = [];
   const fnIndex = new Map<string, number>();
@@ -616,7 +623,7 @@ export function instantiateRuleset(plan: RulesetPlan, opts: CompileOptions): Rul
   for (const l of plan.logs) logger.prepare(l.id, l.kind, l.severity, l.args);
   const consts = plan.consts.map((c) => {
     if (ArrayBuffer.isView(c)) return c;
-    return c.kind === 'set' ? new NumberSet(c.tables) : new Classifier(c.tables);
+    return c.kind === 'set' ? new NumberSet(c.tables) : new Classifier(c.tables, c.cache);
   });
   const factory = new Function('E', 'K', plan.source) as (e: unknown, k: unknown[]) => { ifaces: HookSet[]; forward: HookFn; fns: HookFn[] };
   const built = factory({ P: packets, B: bytes, NAT: opts.nat, LOG: logger, TR: opts.trace ?? null, ACCEPT_ALL }, consts);
@@ -629,7 +636,9 @@ export function instantiateRuleset(plan: RulesetPlan, opts: CompileOptions): Rul
 }
 
 export function compileRuleset(model: Model, opts: CompileOptions): Ruleset {
-  return instantiateRuleset(planRuleset(model, { trace: opts.trace !== undefined, scaling: opts.scaling }), opts);
+  return instantiateRuleset(planRuleset(model, {
+    trace: opts.trace !== undefined, scaling: opts.scaling, flowCache: opts.flowCache, classifier: opts.classifier,
+  }), opts);
 }
 
 /** Shape of the classifier tables of a plan (trees, nodes, depth, leaf sizes, bytes), per run. */

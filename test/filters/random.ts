@@ -5,18 +5,10 @@ import type { Cond, Field, Operand, Stmt, Subtype } from '../../src/config/model
 import { ALL_FIELDS } from '../../filters/fields.js';
 import { buildPacket, type PacketSpec } from '../../filters/packet-spec.js';
 import type { Pkt } from '../../stack/wire/pkt.js';
+import { rng } from '../../bench/gen/classbench.js';
 import { and, F, ModelBuilder, V, cmp, inSet, ip, not, or, bool, str, fld } from './model-builder.js';
 
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
 
 const ADDRS = ['10.0.0.1', '10.0.0.2', '10.0.1.7', '192.168.0.10', '8.8.8.8'].map(ip);
 const PORTS = [22, 53, 80, 443, 8080, 40000];
