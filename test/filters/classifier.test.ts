@@ -10,6 +10,8 @@ import { buildPacket } from '../../filters/packet-spec.js';
 import type { Pkt } from '../../stack/wire/pkt.js';
 import { classbenchTrace, FAMILIES, generateClassbench } from '../../bench/gen/classbench.js';
 import { rng } from './random.js';
+import { compileRuleset } from '../../filters/compile.js';
+import { and, cmp, F, inSet, ModelBuilder, V } from './model-builder.js';
 
 type Groups = Array<Array<[number, number]> | null>;
 
@@ -174,5 +176,30 @@ t.test('edges: empty runs, rules that never match, full ranges, the largest valu
   t.equal(c.match(p, 0), 2, 'a rule without constraints matches everything; a never rule nothing');
   const q = buildPacket({ proto: 6, saddr: 0xffffffff, daddr: 1, sport: 1, dport: 2, inIface: null, tcpFlags: 2, ctState: 0, ttl: 64, len: null, icmpType: 0, icmpCode: 0, id: 1, dscp: 0, ecn: 0, fragOff: 0, seq: 1, ackSeq: 0, window: 1 });
   t.equal(c.match(q, 0), 0, '255.255.255.255 is a value like any other');
+  t.end();
+});
+
+t.test('compiled runs: port tests that accept 0 stay exact for packets of other protocols', (t) => {
+  // tcp.dport reads 0 for a UDP packet, so `tcp.dport < 100` holds for it: such a test can only
+  // be a classifier key where the protocol is known to be TCP.
+  const b = new ModelBuilder();
+  const rules = [];
+  for (let i = 0; i < 12; i++) {
+    rules.push(b.if(and(inSet(F('ip.saddr'), { exact: [], ranges: [[0x0a000000 + 4 * i, 0x0a000003 + 4 * i]] }), cmp(F('tcp.dport'), '<', V(100 + i))), [b.drop()]));
+  }
+  b.fn('f', 'filter', 'ip', [...rules, b.accept()]);
+  b.fn('g', 'filter', 'tcp', [...rules.map((r) => b.if((r as Extract<typeof r, { kind: 'if' }>).cond, [b.drop()])), b.accept()]);
+  b.iface('eth0', 0x0a0000fe, 24, { input: ['f'], output: ['g'] });
+  const rs = compileRuleset(b.model, { nat: { dnat() {}, snat() {} }, log: { emit() {} } });
+  t.ok(rs.stats.classifierRuns === 2, 'both runs go through the classifier');
+  const pk = (proto: number, dport: number): Pkt => buildPacket({
+    proto, saddr: 0x0a000003, daddr: 1, sport: 1, dport, inIface: null, tcpFlags: 2, ctState: 0, ttl: 64, len: null,
+    icmpType: 0, icmpCode: 0, id: 1, dscp: 0, ecn: 0, fragOff: 0, seq: 1, ackSeq: 0, window: 1,
+  });
+  t.equal(rs.ifaces[0]!.input(pk(17, 5000)), 1, 'UDP: tcp.dport reads 0 < 100: dropped');
+  t.equal(rs.ifaces[0]!.input(pk(6, 5000)), 0, 'TCP port 5000: not below 100');
+  t.equal(rs.ifaces[0]!.input(pk(6, 50)), 1, 'TCP port 50: dropped');
+  t.equal(rs.ifaces[0]!.output(pk(6, 50)), 1, 'in a TCP function the same test is a key');
+  t.equal(rs.ifaces[0]!.output(pk(6, 5000)), 0);
   t.end();
 });

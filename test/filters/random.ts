@@ -161,8 +161,10 @@ export class Gen {
       const set = this.keySet(f);
       let c: Cond;
       const k = this.int(10);
-      if (k < 6) c = inSet(F(f), set);
-      else if (k < 8) c = this.chance(0.5) ? cmp(F(f), '==', V(this.value(f))) : cmp(V(this.value(f)), '==', F(f));
+      if (k < 5) c = inSet(F(f), set);
+      else if (k < 7) c = this.chance(0.5) ? cmp(F(f), '==', V(this.value(f))) : cmp(V(this.value(f)), '==', F(f));
+      // Tests that accept 0, which is what a port reads for another protocol.
+      else if (k < 8) c = this.chance(0.5) ? cmp(F(f), this.pick(['<', '<=', '!='] as const), V(this.value(f))) : inSet(F(f), { exact: [0], ranges: [[0, this.value(f)]] });
       else c = or(cmp(F(f), '==', V(this.value(f))), inSet(F(f), set));
       if (this.chance(0.25)) c = this.chance(0.5) ? and(c, this.cond(1)) : and(this.cond(1), c);
       const r = this.r();

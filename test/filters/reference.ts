@@ -75,6 +75,8 @@ export class Reference {
   readonly packets: Float64Array;
   readonly bytes: Float64Array;
   calls: RefCall[] = [];
+  /** Ids counted, in order (cleared by the caller). */
+  hits: number[] = [];
 
   constructor(readonly model: Model, size: number) {
     this.packets = new Float64Array(size);
@@ -84,6 +86,7 @@ export class Reference {
   private hit(id: number, p: Pkt): void {
     this.packets[id]!++;
     this.bytes[id]! += p.ipLen;
+    this.hits.push(id);
   }
 
   chain(names: string[], p: Pkt): number {
