@@ -1,5 +1,5 @@
 import t from 'tap';
-import { compileRuleset, type CompileOptions } from '../../filters/compile.js';
+import { compileRuleset, instantiateRuleset, planRuleset, planTransferList, type CompileOptions } from '../../filters/compile.js';
 import { ALL_FIELDS, fieldReader } from '../../filters/fields.js';
 import { buildPacket, type PacketSpec } from '../../filters/packet-spec.js';
 import { TraceRecorder } from '../../filters/trace.js';
@@ -294,5 +294,28 @@ t.test('hooks are independent per Iface and unknown functions are reported', (t)
   t.throws(() => compileRuleset(b.model, opts([])), /unknown function 'nope'/);
   const hooks: Hook[] = ['prerouting', 'input', 'output', 'postrouting'];
   t.same(Object.keys(rs.ifaces[0]!).sort(), [...hooks].sort());
+  t.end();
+});
+
+t.test('a plan is plain data: cloned with its buffers transferred (as to another thread), it compiles to the same chains', (t) => {
+  const b = new ModelBuilder();
+  const rules: Stmt[] = [];
+  for (let i = 0; i < 40; i++) rules.push(b.if(and(inSet(F('ip.saddr'), { exact: [], ranges: [[ip('10.1.0.0') + 256 * i, ip('10.1.0.255') + 256 * i]] }), eq('tcp.dport', 80 + (i % 3))), [i % 2 ? b.accept() : b.drop()]));
+  rules.push(b.if(inSet(F('ip.daddr'), { exact: Array.from({ length: 50 }, (_, i) => ip('192.168.0.1') + i), ranges: [] }), [b.log(str('x'))]));
+  b.fn('f', 'filter', 'ip', [...rules, b.drop()]);
+  b.iface('eth0', 1, 24, { input: ['f'] });
+  const plan = planRuleset(b.model);
+  const list = planTransferList(plan);
+  t.ok(list.length > 5, `${list.length} buffers to transfer`);
+  const moved = structuredClone(plan, { transfer: list });
+  t.equal(list[0]!.byteLength, 0, 'the original buffers are detached (moved, not copied)');
+  const calls: Calls = [];
+  const rs = instantiateRuleset(moved, opts(calls));
+  const ref = compileRuleset(b.model, opts([]));
+  for (let i = 0; i < 40; i++) {
+    const p = buildPacket(spec({ saddr: ip('10.1.0.7') + 256 * i, dport: 80 + (i % 3) }));
+    t.equal(rs.ifaces[0]!.input(p), ref.ifaces[0]!.input(p), `packet ${i}`);
+  }
+  t.throws(() => instantiateRuleset(planRuleset(b.model), { ...opts([]), trace: new TraceRecorder() }), /without trace/);
   t.end();
 });
