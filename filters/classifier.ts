@@ -140,10 +140,10 @@ export interface ClassifierStats {
 /** Packet values by dimension; written and read only inside match() (never re-entered). */
 const V = new Float64Array(DIMS);
 
-/** log2 of the flow cache entries for a classifier of n rules (0: no cache: few rules are as
- *  cheap to search as to cache). */
+/** log2 of the flow cache entries for a classifier of n rules: room for a few thousand flows
+ *  where the trees are deep, a few hundred where they are small (5 KB to 320 KB per run). */
 export function cacheBits(n: number): number {
-  return n < 64 ? 0 : n < 1024 ? 12 : 14;
+  return n < 64 ? 8 : n < 1024 ? 12 : 14;
 }
 
 export class Classifier {

@@ -40,7 +40,7 @@ import { fieldExpr } from './fields.js';
 import { RuleLogger, LOG_SEVERITY, type LogLimitOptions } from './log.js';
 import { listTerminates, normalizeList, terminates, type Env } from './normalize.js';
 import { classifierRules, ruleKey, type RuleKey } from './rule-keys.js';
-import { DispatchTable, findRuns, hashStatements, type Run } from './scaling.js';
+import { analyzeRule, DispatchTable, findRuns, hashStatements, type KeyedRule, type Run } from './scaling.js';
 import { inlineSetTest, normalizeSet, NumberSet, type NumberSetTables } from './sets.js';
 import type { TraceSink } from './trace.js';
 
@@ -445,8 +445,8 @@ function planPieces(list: Stmt[], env: Env): Piece[] {
     }
     if (j - i >= CLASSIFIER_MIN_RUN) {
       hash(gap, i);
-      const runs = findRuns(list, i, j);
-      if (runs.length === 1 && runs[0]!.start === i && runs[0]!.end === j) out.push({ kind: 'hash', start: i, end: j, run: runs[0]! });
+      const run = wholeRun(list, i, j);
+      if (run !== null) out.push({ kind: 'hash', start: i, end: j, run });
       else out.push({ kind: 'classifier', start: i, end: j, keys });
       gap = j;
     }
@@ -461,6 +461,20 @@ function narrow(c: Cond, env: Env): Env {
   if (env.proto >= 0) return env;
   const p = protocolTest(c.kind === 'and' ? c.terms[0]! : c);
   return p >= 0 ? { proto: p } : env;
+}
+
+/** list[from, to) as one hash run (every rule keyed on the same fields), or null; stops at the
+ *  first rule that does not fit. */
+function wholeRun(list: Stmt[], from: number, to: number): Run | null {
+  const first = analyzeRule(list[from]!);
+  if (first === null) return null;
+  const rules: KeyedRule[] = [first];
+  for (let i = from + 1; i < to; i++) {
+    const k = analyzeRule(list[i]!);
+    if (k === null || k.sig !== first.sig) return null;
+    rules.push(k);
+  }
+  return { start: from, end: to, sig: first.sig, rules };
 }
 
 /** The protocol a term fixes (`ip.protocol == K`), or -1. */

@@ -92,6 +92,10 @@ export function simplify(c: Cond): Cond {
 
 /** The normalised statement list of a body running in `env`. */
 export function normalizeList(list: Stmt[], env: Env): Stmt[] {
+  // Most lists (rule bodies) hold only actions: nothing to do.
+  let plain = true;
+  for (const s of list) if (s.kind === 'if' || s.kind === 'block') { plain = false; break; }
+  if (plain) return list;
   const out: Stmt[] = [];
   // Iterative over else-ladders (flattened in place) so long ladders do not recurse.
   const stack: Array<{ l: Stmt[]; i: number }> = [{ l: list, i: 0 }];

@@ -112,9 +112,15 @@ function fieldTest(c: Cond): { field: Field; set: Intervals } | null {
       if (c.left.kind !== 'field') return null;
       const fd = FIELD_DIM[c.left.field];
       if (fd === undefined) return null;
+      const max = DIM_MAX[fd.dim]!;
+      // One range (a CIDR, `a-b`): the common case, without normalizeSet's sorting.
+      if (c.set.exact.length === 0 && c.set.ranges.length === 1) {
+        const [a0, b0] = c.set.ranges[0]!;
+        const a = Math.max(0, Math.ceil(Math.min(a0, b0))), b = Math.min(max, Math.floor(Math.max(a0, b0)));
+        return { field: c.left.field, set: a <= b ? [[a, b]] : [] };
+      }
       const s = normalizeSet(c.set);
       if (s.exact.length + s.ranges.length > MAX_KEY_INTERVALS) return null;
-      const max = DIM_MAX[fd.dim]!;
       const xs: Intervals = [];
       for (const [a, b] of s.ranges) if (a <= max) xs.push([a, Math.min(b, max)]);
       for (const v of s.exact) if (v <= max) xs.push([v, v]);
@@ -140,48 +146,53 @@ function fieldTest(c: Cond): { field: Field; set: Intervals } | null {
   }
 }
 
+function constrain(dims: Array<Intervals | null>, d: number, set: Intervals): void {
+  const cur = dims[d];
+  dims[d] = cur === null || cur === undefined ? set : intersect(cur, set);
+}
+
 /** The key of an else-less `if` in a context that guarantees protocol `proto` (-1: any), or
  *  null when no term of its condition is a key. */
 export function ruleKey(s: Stmt, proto = -1): RuleKey | null {
   if (s.kind !== 'if' || s.else !== null) return null;
-  const terms = s.cond.kind === 'and' ? s.cond.terms : [s.cond];
-  const dims: Array<Intervals | null> = new Array<Intervals | null>(DIMS).fill(null);
+  const c = s.cond;
+  const n = c.kind === 'and' ? c.terms.length : 1;
+  const dims: Array<Intervals | null> = [null, null, null, null, null, null, null, null];
   if (proto >= 0) dims[DIM_PROTO] = [[proto, proto]];
-  const rest: Cond[] = [];
-  const ports: Array<{ t: Cond; dim: number; proto: number; set: Intervals }> = [];
+  let rest: Cond[] | null = null;
+  let ports: Array<{ t: Cond; dim: number; proto: number; set: Intervals }> | null = null;
   let keyed = false;
-  const constrain = (d: number, set: Intervals): void => {
-    const cur = dims[d];
-    dims[d] = cur === null ? set : intersect(cur, set);
-  };
-  for (const t of terms) {
+  for (let i = 0; i < n; i++) {
+    const t = c.kind === 'and' ? c.terms[i]! : c;
     if (t.kind === 'const') {
-      if (!t.value) constrain(DIM_PROTO, []);
+      if (!t.value) constrain(dims, DIM_PROTO, []);
       keyed = true;
       continue;
     }
     const x = fieldTest(t);
-    if (x === null) { rest.push(t); continue; }
+    if (x === null) { (rest ??= []).push(t); continue; }
     const fd = FIELD_DIM[x.field]!;
-    if (fd.proto >= 0) ports.push({ t, dim: fd.dim, proto: fd.proto, set: x.set });
-    else constrain(fd.dim, x.set);
+    if (fd.proto >= 0) (ports ??= []).push({ t, dim: fd.dim, proto: fd.proto, set: x.set });
+    else constrain(dims, fd.dim, x.set);
     keyed = true;
   }
   // A port test: the port of another protocol reads 0, so a test that accepts 0 is a key only
   // where the protocol is known to be the port's own.
-  for (const x of ports) {
-    const p = dims[DIM_PROTO];
-    const known = p !== null && p.length === 1 && p[0]![0] === x.proto && p[0]![1] === x.proto;
-    if (!known && x.set.length > 0 && x.set[0]![0] === 0) { rest.push(x.t); continue; }
-    constrain(DIM_PROTO, [[x.proto, x.proto]]);
-    constrain(x.dim, x.set);
+  if (ports !== null) {
+    for (const x of ports) {
+      const p = dims[DIM_PROTO];
+      const known = p !== null && p !== undefined && p.length === 1 && p[0]![0] === x.proto && p[0]![1] === x.proto;
+      if (!known && x.set.length > 0 && x.set[0]![0] === 0) { (rest ??= []).push(x.t); continue; }
+      constrain(dims, DIM_PROTO, [[x.proto, x.proto]]);
+      constrain(dims, x.dim, x.set);
+    }
   }
   if (!keyed) return null;
   for (let d = 0; d < DIMS; d++) {
     const x = dims[d];
-    if (x !== null && x.length === 1 && x[0]![0] === 0 && x[0]![1] === DIM_MAX[d]) dims[d] = null;
+    if (x !== null && x !== undefined && x.length === 1 && x[0]![0] === 0 && x[0]![1] === DIM_MAX[d]) dims[d] = null;
   }
-  const residual = rest.length === 0 ? null : rest.length === 1 ? rest[0]! : { kind: 'and' as const, terms: rest };
+  const residual = rest === null ? null : rest.length === 1 ? rest[0]! : { kind: 'and' as const, terms: rest };
   return { dims, residual };
 }
 
@@ -198,23 +209,28 @@ export function classifierRules(keys: RuleKey[], definite: ArrayLike<number>): C
   const never = new Uint8Array(n);
   const defs = new Uint8Array(n);
   let at = 0;
-  const order: Array<[number, number]> = [];
+  // Per rule: its constrained dimensions, sorted by the share of values they accept.
+  const od = new Int32Array(DIMS), os = new Float64Array(DIMS);
   for (let j = 0; j < n; j++) {
     const k = keys[j]!;
     cStart[j] = at;
     defs[j] = definite[j]! ? 1 : 0;
-    order.length = 0;
+    let no = 0;
     for (let d = 0; d < DIMS; d++) {
       const x = k.dims[d];
       if (x === null) continue;
-      if (x.length === 0) { never[j] = 1; continue; }
+      if (x.length === 0) { never[j] = 1; break; }
       let span = 0;
       for (const [a, b] of x) span += b - a + 1;
-      order.push([d, span / (DIM_MAX[d]! + 1)]);
+      const share = span / (DIM_MAX[d]! + 1);
+      let i = no++;
+      while (i > 0 && os[i - 1]! > share) { od[i] = od[i - 1]!; os[i] = os[i - 1]!; i--; }
+      od[i] = d;
+      os[i] = share;
     }
     if (never[j]) continue;
-    order.sort((a, b) => a[1] - b[1]);
-    for (const [d] of order) {
+    for (let q = 0; q < no; q++) {
+      const d = od[q]!;
       const x = k.dims[d]!;
       for (let i = 0; i < x.length; i++) {
         cDim[at] = d | (i === x.length - 1 ? 128 : 0);
