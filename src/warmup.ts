@@ -10,7 +10,8 @@
 // packet path's code (stack, wire views, conntrack, NAT) is shared by every Router instance,
 // so the real router starts with it compiled. Nothing of the throwaway router survives: no
 // state, no counters, no log lines; the real configuration's own rules are compiled closures
-// of their own and warm up with the first packets.
+// of their own and warm up with the first packets, except for the multi-field classifier: its
+// lookup is one shared function, which the warm-up's block of CIDR/port rules compiles.
 import { MemoryLink, pumpAll } from '../drivers/memory.js';
 import { VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4, VNET_HDR_LEN, type FrameBatch } from '../drivers/link.js';
 import { emitEthernet } from '../stack/wire/ethernet.js';
@@ -35,6 +36,9 @@ Gateway warm_gw {
 Filter::IP warm_forward {
   if (ip.saddr == 172.16.0.1) { drop }
   if (ip.saddr == 172.16.0.2) { drop }
+  Filter::TCP {
+${Array.from({ length: 12 }, (_, i) => `    if (ip.saddr in 172.16.0.${16 * i}/28 and tcp.dport in ${1000 + i}-${1100 + i}) { drop }`).join('\n')}
+  }
   accept
 }
 `;
