@@ -18,7 +18,7 @@ import { and, cmp, eq, F, inSet, ModelBuilder, str, fld, V } from './model-build
 import { rng } from './random.js';
 import { Reference, type RefCall } from './reference.js';
 
-const BUDGET_MS = Number(process.env.NACL_PROPERTY_MS ?? 6000);
+const BUDGET_MS = Number(process.env.NACL_PROPERTY_MS ?? 4000);
 const RULES = 3000;
 
 function ruleCond(r: CbRule, inBlock: boolean): Cond {
@@ -118,10 +118,10 @@ t.test('ClassBench-style configurations: compiled chains agree with the referenc
     const ref = new Reference(model, rs.ruleCount);
     const hooks = [[rs.ifaces[0]!.input, ['n', 'f']], [rs.ifaces[0]!.prerouting, ['n']], [rs.forward, ['f']]] as const;
     const r = rng(seed);
-    const trace = classbenchTrace(rules, 300, seed);
+    const trace = classbenchTrace(rules, 160, seed);
     const random = trace.map((h) => ({ ...h, saddr: (h.saddr ^ Math.floor(r() * 2 ** 20)) >>> 0, daddr: (h.daddr ^ Math.floor(r() * 2 ** 20)) >>> 0 }));
     // Each header twice (the second time through the flow cache).
-    const headers = [...trace, ...random, ...trace.slice(0, 100)];
+    const headers = [...trace, ...random, ...trace.slice(0, 60)];
     for (const [k, h] of headers.entries()) {
       const p = packet(r, h);
       for (const [fn, names] of hooks) {
