@@ -15,7 +15,8 @@
 // The target: for every shape, ns/packet at 100,000 rules <= 2x the same shape at 10 rules.
 // Also: compile time (CPU) and classifier table memory per point; check + compile of a
 // 100,000-rule ClassBench-style NaCl file next to iptables-legacy-restore of the same rules
-// (when run as root); the linear fallback's warm-up (f: rules no dispatch takes).
+// (when run as root; `--check N` runs only this, for N rules); the linear fallback's warm-up
+// (f: rules no dispatch takes).
 
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -280,6 +281,11 @@ function iptablesRestore(rules: CbRule[]): number | string {
 
 async function main(argv: string[]): Promise<void> {
   const quick = argv.includes('--quick');
+  const ci = argv.indexOf('--check');
+  if (ci >= 0) {
+    await checkCompile(Number(argv[ci + 1] ?? 100000));
+    return;
+  }
   const si = argv.indexOf('--shapes');
   const shapes = si >= 0 ? (argv[si + 1] ?? '').split(',').filter((x): x is Shape => (ALL as string[]).includes(x)) : ALL;
   const NS = quick ? [10, 1000, 10000] : FULL_NS;
@@ -345,9 +351,12 @@ async function main(argv: string[]): Promise<void> {
     console.log(`  N=${String(n).padStart(6)}  ${cells.join('  ')}`);
   }
 
-  // Check + compile of a 100,000-rule ClassBench-style NaCl file, and iptables-legacy-restore of
-  // the same rules, in the same run.
-  const big = quick ? 10000 : 100000;
+  await checkCompile(quick ? 10000 : 100000);
+}
+
+/** Check + compile of a ClassBench-style NaCl file of `big` rules per family, and
+ *  iptables-legacy-restore of the same rules, in the same run. */
+async function checkCompile(big: number): Promise<void> {
   console.log(`\nCheck + compile of ${big.toLocaleString('en-US')} ClassBench-style rules (NaCl text) vs iptables-legacy-restore of the same rules:`);
   for (const family of FAMILIES) {
     const rules = generateClassbench(family, big, 2, {});
