@@ -17,7 +17,7 @@ import { DhcpClient, DHCP_CLIENT_PORT } from '../stack/dhcp.js';
 import type { Logger } from './log/logger.js';
 import { hostname } from 'node:os';
 
-export type LinkSpec = { kind: 'tap'; name: string; vnetHdr?: boolean } | { kind: 'packet'; ifname: string } | { kind: 'link'; link: Link };
+export type LinkSpec = { kind: 'tap'; name: string; vnetHdr?: boolean } | { kind: 'packet'; ifname: string; ownMac?: boolean } | { kind: 'link'; link: Link };
 
 /** Which physical link each Iface uses: its `index` (a number or a MAC string). */
 export function linkKey(i: IfaceModel): string {

@@ -24,6 +24,8 @@ Each Iface \`index: N\` is link N; by default a TAP device nacl<N> is created fo
 options:
   --link N=tap:NAME      use (or create) TAP device NAME for index N
   --link N=packet:IF     attach to the existing interface IF with AF_PACKET
+  --link N=nic:IF        the same on a NIC the router owns (a guest's): the router uses the
+                         NIC's own MAC address
                          (N may also be a MAC address, for Ifaces indexed by MAC)
   --pcap N=FILE          write every frame link N receives and sends to FILE (classic pcap)
   --metrics HOST:PORT    serve Prometheus metrics at http://HOST:PORT/metrics
@@ -53,10 +55,10 @@ function parseLinks(args: string[]): RunArgs {
     const a = args[i];
     if (a === '--link') {
       const v = args[++i] ?? '';
-      const m = /^([0-9]+|(?:[0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2})=(tap|packet):(\S{1,15})$/.exec(v);
-      if (!m) return { file, links, offload, ctl, error: `bad --link '${v}': expected N=tap:NAME or N=packet:IFNAME` };
+      const m = /^([0-9]+|(?:[0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2})=(tap|packet|nic):(\S{1,15})$/.exec(v);
+      if (!m) return { file, links, offload, ctl, error: `bad --link '${v}': expected N=tap:NAME, N=packet:IFNAME or N=nic:IFNAME` };
       const key = /^\d+$/.test(m[1]) ? String(Number(m[1])) : m[1].toLowerCase();
-      links.set(key, m[2] === 'tap' ? { kind: 'tap', name: m[3] } : { kind: 'packet', ifname: m[3] });
+      links.set(key, m[2] === 'tap' ? { kind: 'tap', name: m[3] } : { kind: 'packet', ifname: m[3], ownMac: m[2] === 'nic' });
     } else if (a === '--pcap') {
       const v = args[++i] ?? '';
       const m = /^([0-9]+|(?:[0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2})=(.+)$/.exec(v);
@@ -84,13 +86,14 @@ async function openLinks(model: Model, specs: Map<string, LinkSpec>, offload: bo
   const { TapLink } = await import('../../drivers/tap.js');
   const { PacketLink } = await import('../../drivers/packet.js');
   const { PcapLink } = await import('../../drivers/pcap.js');
+  const { nativeAddon } = await import('../../drivers/native.js');
   const links: Link[] = [];
   try {
     for (const key of linkKeys(model)) {
       const spec = specs.get(key) ?? { kind: 'tap', name: /^\d+$/.test(key) ? `nacl${key}` : `naclm${links.length}` };
       const mac = /^\d+$/.test(key) ? undefined : key;
       if (spec.kind === 'tap') links.push(new TapLink({ name: spec.name, vnetHdr: offload && spec.vnetHdr !== false, mac }));
-      else if (spec.kind === 'packet') links.push(new PacketLink({ name: spec.ifname, vnetHdr: offload, mac }));
+      else if (spec.kind === 'packet') links.push(new PacketLink({ name: spec.ifname, vnetHdr: offload, mac: spec.ownMac ? nativeAddon().ifGetMac(spec.ifname) : mac }));
       else links.push(spec.link);
       const capture = pcap.get(key);
       if (capture) links[links.length - 1] = new PcapLink(links[links.length - 1], capture);
