@@ -37,13 +37,14 @@ export interface Manifest {
 
 export class ImageError extends Error {}
 
-/** Reads and checks a NaCl file; throws ImageError carrying the located diagnostics. */
+/** Reads and checks a NaCl file; throws ImageError carrying the located diagnostics (an
+ *  unreadable file is a plain Error: an I/O error, not an invalid configuration). */
 export function checkConfig(path: string): { model: Model; warnings: string } {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new ImageError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new Error(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   const { model, diagnostics } = loadConfig(text, path);
   const rendered = formatDiagnostics(diagnostics, text);
@@ -117,6 +118,7 @@ export async function staleReason(dir: string, vm: VmConfig, config: string, dis
   if (sha256(readFileSync(config)) !== m.config.sha256) return `${basename(config)} changed`;
   if (m.naclRouter !== VERSION) return `nacl-router ${VERSION} (image has ${m.naclRouter})`;
   if ((vm.kernel ?? null) !== m.kernel.requested) return 'vm.json names another kernel';
+  if (JSON.stringify([...ROUTER_V8_FLAGS, ...(vm.nodeFlags ?? [])]) !== JSON.stringify(m.node.flags)) return 'other node flags';
   if (disk) {
     if (!m.disk || !existsSync(join(dir, m.disk.file))) return 'no disk image yet';
     if (m.disk.warmup !== vm.warmup) return 'vm.json changed "warmup" (the disk carries its own command line)';
@@ -149,7 +151,7 @@ export async function buildImage(opts: BuildOptions): Promise<Manifest> {
   log(`kernel ${kit.package} ${kit.version}${kit.pinned ? '' : ' (NOT the pinned version)'}; modules ${kit.modules.map((m) => basename(m, '.ko')).join(' ')}`);
   const bundle = await bundleRouter(root);
   log(`router bundled (${(bundle.length / 1024).toFixed(0)} KiB)`);
-  const nodeFlags = [...ROUTER_V8_FLAGS];
+  const nodeFlags = [...ROUTER_V8_FLAGS, ...(vm.nodeFlags ?? [])];
   const tmpInitrd = join(dir, `.${INITRD_FILE}.tmp`);
   const { files } = await writeInitramfs({ root, node: process.execPath, busybox: findBusybox(), modules: kit.modules, config: opts.config, bundle, nodeFlags }, tmpInitrd);
   renameSync(tmpInitrd, join(dir, INITRD_FILE));
@@ -197,7 +199,9 @@ export function vmForImage(dir: string, model: Model, config: string): VmConfig 
     return existing;
   }
   mkdirSync(dir, { recursive: true });
-  const vm = vmForModel(model, relative(resolve(dir), resolve(config)));
+  // "config" relative to DIR when that stays short, so the two can move together.
+  const rel = relative(resolve(dir), resolve(config));
+  const vm = vmForModel(model, rel.startsWith(join('..', '..')) ? resolve(config) : rel);
   writeFileSync(join(dir, VM_FILE), formatVmConfig(vm));
   return vm;
 }

@@ -34,6 +34,8 @@ mount -t sysfs -o nosuid,nodev,noexec sys /sys
 mount -t tmpfs -o nosuid,nodev,mode=0755 run /run
 mount -t tmpfs -o nosuid,nodev tmp /tmp
 exec </dev/console >/dev/console 2>&1
+read -r up _ </proc/uptime
+echo "init: started ($up s after the kernel)"
 while read -r m; do
   insmod "/lib/modules/$m" || echo "init: insmod $m failed"
 done </etc/nacl/modules
@@ -51,8 +53,9 @@ while read -r path ifname; do
 done </run/nics
 warm=--no-warmup
 [ "$NACL_WARMUP" = 1 ] && warm=
-echo "init: starting nacl-router"
-NACL_ROUTER_REEXEC=0 /bin/node ${nodeFlags.join(' ')} /${GUEST_ROOT}/router.mjs run ${GUEST_CONFIG} $links --ctl /run/nacl-router.sock $warm &
+read -r up _ </proc/uptime
+echo "init: starting nacl-router ($up s)"
+NACL_ROUTER_REEXEC=0 /bin/node ${nodeFlags.join(' ')} /${GUEST_ROOT}/router.mjs ${GUEST_CONFIG} $links --ctl /run/nacl-router.sock $warm &
 router=$!
 # The line "poweroff" on the console stops the router (SIGTERM: it prints its counters).
 while read -r line; do
@@ -83,8 +86,8 @@ export function sharedLibs(exe: string): string[] {
   return libs;
 }
 
-/** Bundles the router (bin/nacl-router.js and everything it imports, pino included) into one
- *  ES module with esbuild (a devDependency). */
+/** Bundles the router's run command (dist/src/image/guest-entry.js and everything it imports,
+ *  pino included) into one ES module with esbuild (a devDependency). */
 export async function bundleRouter(root: string): Promise<Uint8Array> {
   let esbuild: typeof import('esbuild');
   try {
@@ -93,7 +96,7 @@ export async function bundleRouter(root: string): Promise<Uint8Array> {
     throw new Error('esbuild is needed to bundle the router into the image: run npm install in the package root');
   }
   const r = await esbuild.build({
-    entryPoints: [join(root, 'bin', 'nacl-router.js')],
+    entryPoints: [join(root, 'dist', 'src', 'image', 'guest-entry.js')],
     bundle: true,
     platform: 'node',
     format: 'esm',

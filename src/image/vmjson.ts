@@ -4,7 +4,7 @@
 // Shape (every key optional):
 //   { "description": "...", "config": "firewall.nacl", "memory": 512, "cpus": 1,
 //     "net": [{ "device": "virtio" | "vmxnet3", "mac": "52:54:00:..", "tap": "naclvm0" }],
-//     "warmup": false, "kernel": "linux-image-...-cloud-amd64=VERSION" }
+//     "warmup": false, "kernel": "linux-image-...-cloud-amd64=VERSION", "nodeFlags": [...] }
 import type { Diagnostic } from '../config/model.js';
 import { didYouMean } from '../config/diagnostics.js';
 
@@ -31,6 +31,8 @@ export interface VmConfig {
   warmup: boolean;
   /** Kernel package to use instead of the pinned one: NAME or NAME=VERSION. */
   kernel?: string;
+  /** Extra node/V8 options for the router in the guest, after its own (the last one wins). */
+  nodeFlags?: string[];
 }
 
 export const VM_DEFAULTS = { memory: 512, cpus: 1, warmup: false } as const;
@@ -202,7 +204,7 @@ class JsonParser {
 
 // ---- validation --------------------------------------------------------------------------
 
-const TOP_KEYS = ['description', 'config', 'memory', 'cpus', 'net', 'warmup', 'kernel'];
+const TOP_KEYS = ['description', 'config', 'memory', 'cpus', 'net', 'warmup', 'kernel', 'nodeFlags'];
 const NIC_KEYS = ['device', 'mac', 'tap'];
 
 /** Parses and validates vm.json text. Returns the configuration with defaults filled in, or
@@ -256,6 +258,14 @@ export function parseVmConfig(text: string, file: string, nics = 0): { vm: VmCon
       case 'warmup':
         if (v.kind !== 'boolean') err(v.pos, "'warmup' must be true or false");
         else vm.warmup = v.value;
+        break;
+      case 'nodeFlags':
+        if (v.kind !== 'array') { err(v.pos, "'nodeFlags' must be a list of node options: [\"--max-old-space-size=1024\"]"); break; }
+        vm.nodeFlags = [];
+        for (const f of v.items) {
+          if (f.kind !== 'string' || !/^--[a-z0-9][a-z0-9_-]*(=[A-Za-z0-9_.,:/+-]+)?$/.test(f.value)) err(f.pos, 'each node option must be a string like "--name" or "--name=value"');
+          else vm.nodeFlags.push(f.value);
+        }
         break;
       case 'net':
         netGiven = true;
@@ -321,6 +331,7 @@ export function formatVmConfig(vm: VmConfig): string {
   top.push(`  "net": [\n${vm.net.map((n) => `    ${JSON.stringify(n).replace(/,"/g, ', "').replace(/":/g, '": ')}`).join(',\n')}\n  ]`);
   top.push(`  "warmup": ${vm.warmup}`);
   if (vm.kernel !== undefined) top.push(`  "kernel": ${JSON.stringify(vm.kernel)}`);
+  if (vm.nodeFlags !== undefined) top.push(`  "nodeFlags": ${JSON.stringify(vm.nodeFlags)}`);
   lines.push(top.join(',\n'), '}');
   return lines.join('\n') + '\n';
 }
