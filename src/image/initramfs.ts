@@ -4,7 +4,7 @@
 // it decompresses several times faster than xz under emulation.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { cpioChunks, S_IFCHR, S_IFDIR, S_IFLNK, S_IFREG, type CpioEntry } from './cpio.js';
@@ -55,7 +55,7 @@ warm=--no-warmup
 [ "$NACL_WARMUP" = 1 ] && warm=
 read -r up _ </proc/uptime
 echo "init: starting nacl-router ($up s)"
-NACL_ROUTER_REEXEC=0 /bin/node ${nodeFlags.join(' ')} /${GUEST_ROOT}/router.mjs ${GUEST_CONFIG} $links --ctl /run/nacl-router.sock $warm &
+NACL_ROUTER_REEXEC=0 /bin/node ${nodeFlags.join(' ')} /${GUEST_ROOT}/start.cjs ${GUEST_CONFIG} $links --ctl /run/nacl-router.sock $warm &
 router=$!
 # The line "poweroff" on the console stops the router (SIGTERM: it prints its counters).
 while read -r line; do
@@ -87,7 +87,7 @@ export function sharedLibs(exe: string): string[] {
 }
 
 /** Bundles the router's run command (dist/src/image/guest-entry.js and everything it imports,
- *  pino included) into one ES module with esbuild (a devDependency). */
+ *  pino included) into one CommonJS file with esbuild (a devDependency). */
 export async function bundleRouter(root: string): Promise<Uint8Array> {
   let esbuild: typeof import('esbuild');
   try {
@@ -99,17 +99,57 @@ export async function bundleRouter(root: string): Promise<Uint8Array> {
     entryPoints: [join(root, 'dist', 'src', 'image', 'guest-entry.js')],
     bundle: true,
     platform: 'node',
-    format: 'esm',
+    // CommonJS, so that START_SCRIPT can load it through V8's code cache (node 20 has none for
+    // ES modules).
+    format: 'cjs',
     target: 'node20',
     write: false,
     minifyWhitespace: true,
     minifySyntax: true,
     legalComments: 'none',
+    charset: 'ascii',
     logLevel: 'silent',
-    // CommonJS dependencies (pino) call require() for node's own modules.
-    banner: { js: "import { createRequire as __naclRequire } from 'node:module'; const require = __naclRequire(import.meta.url);" },
+    define: { 'import.meta.url': '__naclModuleUrl' },
+    banner: { js: "const __naclModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
   });
   return r.outputFiles[0].contents;
+}
+
+/** The guest's node entry: compiles router.cjs with the code cache router.cjs.cache (made by
+ *  makeCodeCache when the image was built; parsing and compiling the bundle is the largest
+ *  part of the router's start-up, and emulation multiplies it), then runs it. With
+ *  NACL_ROUTER_MAKE_CODE_CACHE=FILE it writes the cache after loading instead. */
+export const START_SCRIPT = `'use strict';
+const { readFileSync, writeFileSync } = require('node:fs');
+const { Script } = require('node:vm');
+const { wrap } = require('node:module');
+const file = __dirname + '/router.cjs';
+const make = process.env.NACL_ROUTER_MAKE_CODE_CACHE;
+let cachedData;
+if (!make) try { cachedData = readFileSync(file + '.cache'); } catch {}
+const script = new Script(wrap(readFileSync(file, 'latin1')), { filename: file, cachedData });
+if (cachedData && script.cachedDataRejected) process.stderr.write('nacl-router: code cache rejected (another node or other flags); compiling\\n');
+const mod = { exports: {} };
+script.runInThisContext()(mod.exports, require, mod, file, __dirname);
+if (make) writeFileSync(make, script.createCachedData());
+`;
+
+/** Runs the bundle once on this node, with the guest's flags, far enough to load the
+ *  configuration, and returns V8's code cache for it (functions compiled so far included). */
+export function makeCodeCache(bundle: Uint8Array, config: string, nodeFlags: string[]): Buffer {
+  const dir = mkdtempSync(join(tmpdir(), 'nacl-codecache-'));
+  try {
+    writeFileSync(join(dir, 'router.cjs'), bundle);
+    writeFileSync(join(dir, 'start.cjs'), START_SCRIPT);
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'nacl-router' }));
+    const out = join(dir, 'router.cjs.cache');
+    execFileSync(process.execPath, [...nodeFlags, join(dir, 'start.cjs'), config], {
+      env: { ...process.env, NACL_ROUTER_MAKE_CODE_CACHE: out, NACL_ROUTER_REEXEC: '0' }, stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    return readFileSync(out);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export interface InitramfsInputs {
@@ -159,8 +199,10 @@ export async function writeInitramfs(inp: InitramfsInputs, out: string): Promise
     file(GUEST_CONFIG.slice(1), readFileSync(inp.config));
     file('init', initScript(inp.nodeFlags), 0o755);
     const version = (JSON.parse(readFileSync(join(inp.root, 'package.json'), 'utf8')) as { version: string }).version;
-    file(`${GUEST_ROOT}/package.json`, JSON.stringify({ name: 'nacl-router', version, type: 'module' }) + '\n');
-    file(`${GUEST_ROOT}/router.mjs`, inp.bundle);
+    file(`${GUEST_ROOT}/package.json`, JSON.stringify({ name: 'nacl-router', version }) + '\n');
+    file(`${GUEST_ROOT}/start.cjs`, START_SCRIPT);
+    file(`${GUEST_ROOT}/router.cjs`, inp.bundle);
+    file(`${GUEST_ROOT}/router.cjs.cache`, makeCodeCache(inp.bundle, inp.config, inp.nodeFlags));
     const addon = join(inp.root, ADDON_REL);
     if (!existsSync(addon)) throw new Error(`native link driver not built (${addon} missing): run npm run install`);
     file(`${GUEST_ROOT}/${ADDON_REL}`, readFileSync(addon), 0o755);
