@@ -55,6 +55,9 @@ if (why) {
       await waitFor('the router inside the guest', () => alive() && /INFO: running/.test(boot.out()), 180_000);
       t.comment(`router running ${((Date.now() - started) / 1000).toFixed(1)} s after boot started`);
       t.match(boot.out(), /init: NIC 0: eth0 52:54:00:aa:00:00/, 'NIC 0 is the first NIC of vm.json');
+      // Under emulation the first packets through the router wait for its code to be compiled
+      // (hundreds of ms each, more on a busy host): the checks start once a ping has passed.
+      await waitFor('a first ping through the guest', () => alive() && hosts.status(scenario.outside, 'ping', ['-c', '1', '-W', '3', '-I', '10.55.1.1', '192.168.0.10']) === 0, 120_000);
       await seedChecks(t, hosts, scenario);
 
       boot.kill('SIGINT');
