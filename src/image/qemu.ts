@@ -41,7 +41,8 @@ export function qemuArgs(vm: VmConfig, media: BootMedia, kvm: boolean): string[]
     '-display', 'none', '-serial', 'stdio', '-monitor', 'none',
   ];
   if (media.kind === 'kernel') args.push('-kernel', media.kernel, '-initrd', media.initrd, '-append', media.cmdline);
-  else args.push('-drive', `file=${media.file},format=${media.format},if=virtio,readonly=on`);
+  // A comma in a QEMU option value is written as two.
+  else args.push('-drive', `file=${media.file.replace(/,/g, ',,')},format=${media.format},if=virtio,readonly=on`);
   vm.net.forEach((nic, i) => {
     args.push('-netdev', `tap,id=net${i},ifname=${nic.tap},script=no,downscript=no`);
     const model = nic.device === 'virtio' ? 'virtio-net-pci' : 'vmxnet3';

@@ -106,3 +106,18 @@ t.test('a guest needs a NIC', async (t) => {
   t.match(errors('{"memory": 512}', 0), /no 'net' list/);
   t.match(errors('{"memory": 512, "memory": 1024}', 1), /duplicate key 'memory'/);
 });
+
+t.test('nothing from vm.json can add options to QEMU or words to the init script', async (t) => {
+  const { qemuArgs } = await import('../../src/image/qemu.js');
+  for (const [text, what] of [
+    ['{"net": [{"tap": "a,script=/x"}]}', 'TAP name with a comma'],
+    ['{"net": [{"mac": "52:54:00:00:00:01,romfile=/x"}]}', 'MAC with a comma'],
+    ['{"net": [{"tap": "t0"}], "nodeFlags": ["--x=1 $(reboot)"]}', 'node flag with a space'],
+    ['{"net": [{"tap": "t0"}], "nodeFlags": ["--x;reboot"]}', 'node flag with a semicolon'],
+  ]) t.equal(parseVmConfig(text, 'vm.json').vm, null, `${what} rejected`);
+  const vm = parseVmConfig('{"net": [{"tap": "t0"}]}', 'vm.json').vm!;
+  const args = qemuArgs(vm, { kind: 'disk', file: '/tmp/a,b/disk.vmdk', format: 'vmdk' }, false);
+  t.ok(args.includes('file=/tmp/a,,b/disk.vmdk,format=vmdk,if=virtio,readonly=on'), 'a comma in the disk path is escaped');
+  t.ok(args.includes('virtio-net-pci,netdev=net0,mac=52:54:00:12:34:56,addr=3,romfile='), 'NIC without an option ROM at slot 3');
+  t.ok(args.includes('-no-reboot'));
+});
