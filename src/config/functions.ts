@@ -378,7 +378,7 @@ export class FunctionChecker {
     if (!right) return null;
     for (const [f, v, at] of [[left, right, c.right], [right, left, c.left]] as const) {
       if (f.kind === 'field' && PORT_FIELDS.has(f.field) && v.kind === 'const' && !isPort(v.value)) {
-        this.diags.error(at, `${f.field} is a port (0-65535): ${describeValue(at)} is out of range`);
+        this.diags.error(at, `${f.field} is a port (0-65535): ${describeValue(at)}${at.kind === 'name' ? ` (${v.value})` : ''} is out of range`);
         return null;
       }
     }
