@@ -267,10 +267,8 @@ export class Router {
     if (carry && from !== to) {
       for (let k = 0; k + 2 < carry.length; k += 3) {
         const a = carry[k]!, b = carry[k + 1]!, n = carry[k + 2]!;
-        for (let i = 0; i < n; i++) {
-          to.packets[b + i] = from.packets[a + i]!;
-          to.bytes[b + i] = from.bytes[a + i]!;
-        }
+        to.packets.set(from.packets.subarray(a, a + n), b);
+        to.bytes.set(from.bytes.subarray(a, a + n), b);
       }
     }
     const m = next.config;

@@ -28,7 +28,7 @@ function reloadText(r: ReloadResult, dryRun: boolean): string {
   const t = r.timings;
   const parts = [`reloaded: ${r.rules} rules (${r.statements} statements) in ${r.ms} ms`];
   if (t) parts.push(`read ${Math.round(t.readMs)} ms, parse ${Math.round(t.parseMs)} ms, check ${Math.round(t.checkMs)} ms, compile ${Math.round(t.compileMs)} ms`);
-  parts.push(`forwarding pause ${r.pauseMs} ms, counters kept for ${r.carried} statements`);
+  parts.push(`forwarding pause ${r.pauseMs} ms (longest event-loop block ${r.loopMaxMs} ms), counters kept for ${r.carried} statements`);
   let out = `${r.warnings ?? ''}${parts.join('; ')}\n`;
   if (r.confirmS) out += `the previous rules come back in ${r.confirmS} s unless you run: nacl-router ctl confirm\n`;
   return out;

@@ -19,8 +19,8 @@ export interface RuleIndexData {
   /** Index into fnNames. */
   fn: Int32Array;
   fnNames: string[];
-  /** Rule texts as UTF-16 code units, rule i at [textAt[i], textAt[i + 1]). */
-  text: Uint16Array;
+  /** Rule texts, UTF-8, rule i at bytes [textAt[i], textAt[i + 1]). */
+  text: Uint8Array;
   textAt: Int32Array;
   /** Each rule's own file (inlined calls keep their callee's), when it differs from `file`. */
   files: Map<number, string>;
@@ -34,9 +34,10 @@ export function ruleIndexData(model: Model): RuleIndexData {
   const fnNames: string[] = [];
   const fnIx = new Map<string, number>();
   const textAt = new Int32Array(n + 1);
+  const enc = new TextEncoder();
   let chars = 0;
   for (const r of model.rules) chars += r.text.length;
-  const text = new Uint16Array(chars);
+  let text = new Uint8Array(chars + 16);
   const files = new Map<number, string>();
   let at = 0;
   for (let i = 0; i < n; i++) {
@@ -52,7 +53,12 @@ export function ruleIndexData(model: Model): RuleIndexData {
     }
     fn[i] = f;
     textAt[i] = at;
-    for (let k = 0; k < r.text.length; k++) text[at++] = r.text.charCodeAt(k);
+    if (text.length - at < r.text.length * 3) {
+      const bigger = new Uint8Array(text.length * 2 + r.text.length * 3);
+      bigger.set(text);
+      text = bigger;
+    }
+    at += enc.encodeInto(r.text, text.subarray(at)).written;
   }
   textAt[n] = at;
   return { file: model.file, count: n, line, col, fn, fnNames, text, textAt, files };
@@ -61,6 +67,8 @@ export function ruleIndexData(model: Model): RuleIndexData {
 export function ruleIndexTransfer(d: RuleIndexData): ArrayBuffer[] {
   return [d.line.buffer, d.col.buffer, d.fn.buffer, d.text.buffer, d.textAt.buffer] as ArrayBuffer[];
 }
+
+const decoder = new TextDecoder();
 
 export class RuleIndex {
   constructor(readonly data: RuleIndexData) {}
@@ -80,9 +88,7 @@ export class RuleIndex {
 
   text(id: number): string {
     const d = this.data;
-    let s = '';
-    for (let i = d.textAt[id]!, e = d.textAt[id + 1]!; i < e; i++) s += String.fromCharCode(d.text[i]!);
-    return s;
+    return decoder.decode(d.text.subarray(d.textAt[id]!, d.textAt[id + 1]!));
   }
 
   fn(id: number): string {
@@ -130,14 +136,18 @@ export function ruleUnits(model: Model): RuleUnit[] {
 }
 
 /** Counter carry-over from `prev` to `next`: triples (old first id, new first id, length) for
- *  every unchanged unit. */
+ *  the unchanged units, neighbours merged into one run (an unchanged file is one triple). */
 export function unitMapping(prev: readonly RuleUnit[], next: readonly RuleUnit[]): Int32Array {
   const old = new Map<string, RuleUnit>();
   for (const u of prev) old.set(u.key, u);
   const out: number[] = [];
   for (const u of next) {
     const o = old.get(u.key);
-    if (o && o.last - o.first === u.last - u.first) out.push(o.first, u.first, u.last - u.first + 1);
+    if (!o || o.last - o.first !== u.last - u.first) continue;
+    const n = u.last - u.first + 1;
+    const k = out.length - 3;
+    if (k >= 0 && out[k]! + out[k + 2]! === o.first && out[k + 1]! + out[k + 2]! === u.first) out[k + 2]! += n;
+    else out.push(o.first, u.first, n);
   }
   return Int32Array.from(out);
 }

@@ -3,7 +3,7 @@
 // the rule identities (ruleUnits) of the builds it made, to carry counters over and to print
 // what a reload would change. Requests and answers (see reload.ts, its only client):
 //   { id, cmd: 'build', file, gen, base, dryRun }  -> progress { id, phase }, then
-//       { id, ok: true, build, carry } (build's buffers transferred; counters shared), or
+//       { id, ok: true, build, carry } (build's buffers transferred), or
 //       { id, ok: true, dryRun: true, diff, rules }, or { id, ok: false, error, diagnostics }
 //   { id, cmd: 'keep', gens }                      -> forget the units of every other build
 import { parentPort } from 'node:worker_threads';
@@ -46,7 +46,7 @@ async function build(r: BuildRequest): Promise<void> {
     return;
   }
   progress('compiling');
-  const b = buildOf(model, r.gen, { shared: true, warnings, timings: { readMs, ...lt } });
+  const b = buildOf(model, r.gen, { warnings, timings: { readMs, ...lt } });
   const carry = unitMapping(prev, next);
   units.set(r.gen, next);
   port.postMessage({ id: r.id, ok: true, build: b, carry, statements: model.rules.length }, [...buildTransfer(b), carry.buffer as ArrayBuffer]);

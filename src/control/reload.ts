@@ -12,6 +12,7 @@
 // seconds unless `ctl confirm` comes first (commit-confirm); while a confirm is pending, other
 // reloads are refused.
 import { Worker } from 'node:worker_threads';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log/logger.js';
@@ -33,6 +34,9 @@ export interface ReloadResult {
   ms: number;
   /** Time the packet thread spent installing (the forwarding pause), ms. */
   pauseMs?: number;
+  /** Longest the packet thread's event loop was blocked at once during the whole reload
+   *  (receiving the build, installing, garbage collection), ms: the worst gap between batches. */
+  loopMaxMs?: number;
   timings?: Build['timings'];
   /** Counters of this many unchanged rule statements were carried over. */
   carried?: number;
@@ -137,9 +141,13 @@ export class ReloadManager {
   private async run(trigger: Trigger, opts: ReloadOptions, phase?: (p: string) => void): Promise<ReloadResult> {
     const t0 = performance.now();
     const router = this.router;
+    const loop = monitorEventLoopDelay({ resolution: 1 });
+    loop.enable();
     const done = (r: Omit<ReloadResult, 'ms'>): ReloadResult => {
+      loop.disable();
       const res: ReloadResult = { ...r, ms: ms(performance.now() - t0) };
-      const fields = { trigger, file: this.file, ms: res.ms, rules: res.rules, statements: res.statements, pauseMs: res.pauseMs, carried: res.carried,
+      if (res.pauseMs !== undefined) res.loopMaxMs = ms(loop.max / 1e6);
+      const fields = { trigger, file: this.file, ms: res.ms, rules: res.rules, statements: res.statements, pauseMs: res.pauseMs, loopMaxMs: res.loopMaxMs, carried: res.carried,
         readMs: res.timings && ms(res.timings.readMs), parseMs: res.timings && ms(res.timings.parseMs), checkMs: res.timings && ms(res.timings.checkMs), compileMs: res.timings && ms(res.timings.compileMs) };
       if (!res.ok) this.log.error({ ...fields, err: res.error }, opts.dryRun ? 'reload dry run failed' : 'reload failed; old rules kept');
       else if (opts.dryRun) this.log.info(fields, 'reload dry run: nothing applied');
