@@ -244,7 +244,7 @@ export const command: Command = {
 /** `ctl show` in slices of a few thousand lines, each made between packet batches. */
 async function* showSlices(t: ShowTemplate, counters: RuleCounters): AsyncGenerator<string> {
   const n = templateLines(t);
-  const SLICE = 2000;
+  const SLICE = 500;
   for (let i = 0; i < n; i += SLICE) {
     yield renderTemplate(t, counters, i, Math.min(n, i + SLICE));
     await new Promise((r) => setImmediate(r));
