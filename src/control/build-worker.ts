@@ -8,6 +8,8 @@
 //   { id, cmd: 'keep', gens }                      -> forget the units of every other build
 import { parentPort } from 'node:worker_threads';
 import { readFile } from 'node:fs/promises';
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { loadConfig, formatDiagnostics, type LoadTimings } from '../config/index.js';
 import { diffUnits, formatDiff, ruleUnits, unitMapping, type RuleUnit } from '../config/rule-index.js';
 import { buildOf, buildTransfer } from './build.js';
@@ -17,6 +19,13 @@ export interface KeepRequest { id: number; cmd: 'keep'; gens: number[] }
 
 const units = new Map<number, RuleUnit[]>();
 const port = parentPort!;
+
+// The packet thread comes first: this thread runs at a lower CPU priority (Linux: a thread's
+// nice value is its own), so a build competes with other work, never with forwarding.
+try {
+  const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+  if (tid > 0) setPriority(tid, 10);
+} catch { /* not Linux, or not allowed: the build just runs at normal priority */ }
 
 async function build(r: BuildRequest): Promise<void> {
   const progress = (phase: string) => port.postMessage({ id: r.id, phase });

@@ -20,7 +20,7 @@ export interface RouterProc {
 }
 
 /** Run `nacl-router run FILE --link ...` (links like `0=tap:NAME`), wait for the named TAP/links. */
-export async function startRouter(lab: Lab, file: string, links: string[], waitLinks: string[], extra: string[] = [], startMs = 15000): Promise<RouterProc> {
+export async function startRouter(lab: Lab, file: string, links: string[], waitLinks: string[], extra: string[] = [], startMs = 60_000): Promise<RouterProc> {
   const ctl = join(tmpdir(), `nacl-ctl-${process.pid}-${seq++}.sock`);
   const args = [join(ROOT, 'bin', 'nacl-router.js'), 'run', file, '--ctl', ctl];
   for (const l of links) args.push('--link', l);
@@ -34,7 +34,7 @@ export async function startRouter(lab: Lab, file: string, links: string[], waitL
     await waitFor('router running', () => {
       if (p.exitCode !== null) throw new Error(`router exited early (${p.exitCode}):\n${p.out()}`);
       return /running|started/.test(p.out());
-    }, 15000);
+    }, startMs);
   } catch (e) {
     throw new Error(`${(e as Error).message}\n--- router output ---\n${p.out()}`);
   }
@@ -63,7 +63,7 @@ export async function startRouter(lab: Lab, file: string, links: string[], waitL
 
 /** The usual end-to-end topology: two host namespaces `${tag}h0` / `${tag}h1` and the router
  *  between them on TAP links 0 and 1, which it creates (put them in place with lab.attach). */
-export async function routerBetween(lab: Lab, tag: string, file: string, extra: string[] = [], startMs = 15000):
+export async function routerBetween(lab: Lab, tag: string, file: string, extra: string[] = [], startMs = 60_000):
   Promise<{ router: RouterProc; hosts: [string, string]; taps: [string, string] }> {
   const hosts: [string, string] = [lab.ns(`${tag}h0`), lab.ns(`${tag}h1`)];
   const taps: [string, string] = [lab.name(`${tag}0`), lab.name(`${tag}1`)];
