@@ -202,7 +202,7 @@ if (why) {
       t.ok(pings(), 'the old rules stay after failed reloads');
       const lines = router.out().split('\n').filter((l) => /"msg":"reload/.test(l));
       for (const l of lines.filter((x) => /"msg":"reloaded"/.test(x))) t.match(l, /"ms":[\d.]+.*"rules":\d+.*"pauseMs":[\d.]+/, 'a success has its duration, rule count and pause');
-      for (const l of lines.filter((x) => /reload failed/.test(x))) t.match(l, /"ms":[\d.]+.*"err":"configuration invalid/, 'a failure has its duration and the error');
+      for (const l of lines.filter((x) => /reload failed/.test(x))) t.match(l, /"ms":[\d.]+.*"err":"/, 'a failure has its duration and the error');
     });
     await router.stop();
   });
