@@ -113,10 +113,16 @@ export function showTransfer(t: ShowTemplate): ArrayBuffer[] {
 }
 
 function templateOf(w: Writer): ShowTemplate {
-  const bytes = new TextEncoder().encode(w.parts.join('\n') + '\n');
+  const text = w.parts.join('\n') + '\n';
+  const bytes = new TextEncoder().encode(text);
   const at = new Int32Array(w.parts.length + 1);
-  let k = 1;
-  for (let i = 0; i < bytes.length && k < at.length; i++) if (bytes[i] === 10) at[k++] = i + 1;
+  if (bytes.length === text.length) {
+    // ASCII (the usual case): byte offsets are string offsets.
+    for (let i = 0, o = 0; i < w.parts.length; i++) at[i + 1] = o += w.parts[i]!.length + 1;
+  } else {
+    let k = 1;
+    for (let i = 0; i < bytes.length && k < at.length; i++) if (bytes[i] === 10) at[k++] = i + 1;
+  }
   return { bytes, at, ids: Int32Array.from(w.ids) };
 }
 
