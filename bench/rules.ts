@@ -95,7 +95,7 @@ function modelOf(shape: Shape, n: number): Model {
     },
     syslog: null, timers: [], loadBalancers: [],
     functions: { f: { name: 'f', type: 'filter', subtype: shape === 'b' || shape === 'e' ? 'tcp' : 'ip', body, loc } },
-    rules, warnings: [],
+    rules, writtenRules: rules.length, warnings: [],
   };
 }
 

@@ -23,7 +23,7 @@
 //   action when executed; bytes are the IPv4 total length (p.ipLen).
 // * Trace code exists only when opts.trace is given.
 
-import type { CmpOp, Cond, Field, FunctionDef, Model, Operand, Stmt, ValueSet } from '../src/config/model.js';
+import type { CmpOp, Cond, Field, FunctionDef, LogArg, Model, Operand, Stmt, ValueSet } from '../src/config/model.js';
 import { SUBTYPE_PROTO } from '../src/config/model.js';
 import type { HookFn, LogSink, NatActions } from '../stack/wire/pkt.js';
 import { fieldExpr } from './fields.js';
@@ -101,7 +101,7 @@ class Gen {
   dispatchRuns = 0;
   dispatchedRules = 0;
 
-  constructor(readonly trace: boolean, readonly scaling: boolean, readonly logger: RuleLogger, readonly tableMin: number) {}
+  constructor(readonly trace: boolean, readonly scaling: boolean, readonly logger: Pick<RuleLogger, 'prepare'>, readonly tableMin: number) {}
 
   tables = 0;
   tableRules = 0;
@@ -584,14 +584,88 @@ function maxRuleId(model: Model): number {
   return max;
 }
 
-export function compileRuleset(model: Model, opts: CompileOptions): Ruleset {
-  const ruleCount = maxRuleId(model) + 1;
-  const packets = new Float64Array(ruleCount);
-  const bytes = new Float64Array(ruleCount);
-  const logger = new RuleLogger(opts.log, ruleCount, opts.logLimit);
-  const trace = opts.trace !== undefined;
-  const gen = new Gen(trace, opts.scaling ?? true, logger, trace ? 0 : opts.tableMin ?? TABLE_MIN);
+/** What planRuleset builds and instantiateRuleset turns into a Ruleset: generated source, the
+ *  constants it reads (typed arrays and plain data objects, structured-cloneable), the log
+ *  templates to register, and the counter arrays. A plan can be built in a worker thread and
+ *  posted to the packet thread (transferList names its buffers); instantiating it is one
+ *  `new Function` over the source plus re-attaching the constants' classes. */
+export interface RulesetPlan {
+  src: string;
+  consts: unknown[];
+  ruleCount: number;
+  logs: Array<{ id: number; kind: 'log' | 'syslog'; severity: number; args: LogArg[] }>;
+  used: string[];
+  trace: boolean;
+  counters: { packets: Float64Array; bytes: Float64Array };
+  stats: Ruleset['stats'];
+}
 
+export interface PlanOptions {
+  trace?: boolean;
+  scaling?: boolean;
+  tableMin?: number;
+  /** Counter arrays over a SharedArrayBuffer, so another thread can read them live. */
+  sharedCounters?: boolean;
+}
+
+/** Classes whose instances appear among a plan's constants (revived after a thread hop). */
+const CONST_CLASSES: Record<string, { prototype: object }> = { NumberSet, RuleTable, IntervalIndex };
+/** Functions a plan refers to by name. */
+const CONST_FUNCTIONS: Record<string, unknown> = { runTable };
+
+function portable(v: unknown): unknown {
+  if (typeof v === 'function') {
+    const name = Object.keys(CONST_FUNCTIONS).find((k) => CONST_FUNCTIONS[k] === v);
+    if (!name) throw new Error('compile: a constant function has no name');
+    return { $fn: name };
+  }
+  for (const [name, C] of Object.entries(CONST_CLASSES)) {
+    if (v instanceof (C as unknown as new () => object)) return { $class: name, v };
+  }
+  return v;
+}
+
+function revive(v: unknown): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  const o = v as { $fn?: string; $class?: string; v?: object };
+  if (o.$fn !== undefined) return CONST_FUNCTIONS[o.$fn];
+  if (o.$class !== undefined) {
+    const C = CONST_CLASSES[o.$class]!;
+    const x = o.v!;
+    if (Object.getPrototypeOf(x) !== C.prototype) {
+      Object.setPrototypeOf(x, C.prototype);
+      if (x instanceof RuleTable) for (const s of x.sets) Object.setPrototypeOf(s, NumberSet.prototype);
+    }
+    return x;
+  }
+  return v;
+}
+
+/** The ArrayBuffers of a plan, for postMessage's transfer list (shared ones are not listed). */
+export function transferList(plan: RulesetPlan): ArrayBuffer[] {
+  const out = new Set<ArrayBuffer>();
+  const visit = (v: unknown, depth: number): void => {
+    if (v === null || typeof v !== 'object' || depth > 6) return;
+    if (ArrayBuffer.isView(v)) {
+      if (v.buffer instanceof ArrayBuffer) out.add(v.buffer);
+      return;
+    }
+    for (const x of Array.isArray(v) ? v : Object.values(v)) visit(x, depth + 1);
+  };
+  visit(plan.consts, 0);
+  visit(plan.counters, 0);
+  return [...out];
+}
+
+function counterArray(n: number, shared: boolean): Float64Array {
+  return shared ? new Float64Array(new SharedArrayBuffer(Math.max(8, n * 8))).subarray(0, n) : new Float64Array(n);
+}
+
+export function planRuleset(model: Model, opts: PlanOptions = {}): RulesetPlan {
+  const ruleCount = maxRuleId(model) + 1;
+  const logs: RulesetPlan['logs'] = [];
+  const trace = opts.trace === true;
+  const gen = new Gen(trace, opts.scaling ?? true, { prepare: (id, kind, severity, args) => logs.push({ id, kind, severity, args }) }, trace ? 0 : opts.tableMin ?? TABLE_MIN);
   const used: string[] = [];
   const fnIndex = new Map<string, number>();
   const use = (name: string): number => {
@@ -648,21 +722,38 @@ ${gen.helpers.join('\n')}
 ${fnSrc.join('\n')}
 ${chainSrc.join('\n')}
 return { ifaces: [${ifaceExprs.join(', ')}], forward: ${forwardExpr}, fns: [${used.map((_, i) => `F${i}`).join(', ')}] };`;
-  const factory = new Function('E', 'K', src) as (e: unknown, k: unknown[]) => { ifaces: HookSet[]; forward: HookFn; fns: HookFn[] };
-  const built = factory({ P: packets, B: bytes, NAT: opts.nat, LOG: logger, TR: opts.trace ?? null, ACCEPT_ALL }, gen.consts);
-  const functions: Record<string, HookFn> = {};
-  used.forEach((n, i) => { functions[n] = built.fns[i]!; });
   return {
-    ifaces: built.ifaces,
-    forward: built.forward,
-    counters: { packets, bytes },
-    ruleCount,
-    functions,
-    logger,
+    src, consts: gen.consts.map(portable), ruleCount, logs, used, trace,
+    counters: { packets: counterArray(ruleCount, opts.sharedCounters === true), bytes: counterArray(ruleCount, opts.sharedCounters === true) },
     stats: {
       dispatchRuns: gen.dispatchRuns, dispatchedRules: gen.dispatchedRules, helperFunctions: gen.helpers.length,
       intervalRuns: gen.intervalRuns, intervalRules: gen.intervalRules, tables: gen.tables, tableRules: gen.tableRules,
       sourceChars: src.length, maxFunctionChars: gen.maxFunctionChars,
     },
   };
+}
+
+/** Runs a plan's generated code against this thread's NAT, log sink and trace. */
+export function instantiateRuleset(plan: RulesetPlan, opts: CompileOptions): Ruleset {
+  if (plan.trace !== (opts.trace !== undefined)) throw new Error('compile: the plan was built with a different trace setting');
+  const { packets, bytes } = plan.counters;
+  const logger = new RuleLogger(opts.log, plan.ruleCount, opts.logLimit);
+  for (const l of plan.logs) logger.prepare(l.id, l.kind, l.severity, l.args);
+  const factory = new Function('E', 'K', plan.src) as (e: unknown, k: unknown[]) => { ifaces: HookSet[]; forward: HookFn; fns: HookFn[] };
+  const built = factory({ P: packets, B: bytes, NAT: opts.nat, LOG: logger, TR: opts.trace ?? null, ACCEPT_ALL }, plan.consts.map(revive));
+  const functions: Record<string, HookFn> = {};
+  plan.used.forEach((n, i) => { functions[n] = built.fns[i]!; });
+  return {
+    ifaces: built.ifaces,
+    forward: built.forward,
+    counters: { packets, bytes },
+    ruleCount: plan.ruleCount,
+    functions,
+    logger,
+    stats: plan.stats,
+  };
+}
+
+export function compileRuleset(model: Model, opts: CompileOptions): Ruleset {
+  return instantiateRuleset(planRuleset(model, { trace: opts.trace !== undefined, scaling: opts.scaling, tableMin: opts.tableMin }), opts);
 }

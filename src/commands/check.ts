@@ -32,7 +32,7 @@ exit status: 0 valid (warnings allowed), 1 invalid, 2 usage or I/O error`,
     }
     if (!quiet) {
       const fns = Object.keys(model.functions).length;
-      process.stdout.write(`${r.name}: valid (${model.ifaces.length} interfaces, ${fns} functions, ${model.rules.length} rules, ${warnings} warning${warnings === 1 ? '' : 's'})\n`);
+      process.stdout.write(`${r.name}: valid (${model.ifaces.length} interfaces, ${fns} functions, ${model.writtenRules} rules, ${warnings} warning${warnings === 1 ? '' : 's'})\n`);
     }
     return 0;
   },

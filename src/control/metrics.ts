@@ -45,12 +45,13 @@ export function renderMetrics(router: Router): string {
   family('nacl_rule_packets_total', 'counter', 'Packets that matched a rule (an if whose condition held, an action that ran).');
   family('nacl_rule_bytes_total', 'counter', 'Bytes (IPv4 total length) of those packets.');
   const rc = router.ruleset.counters;
-  for (const r of router.model.rules) {
-    const p = rc.packets[r.id];
+  const rules = router.rules;
+  for (let id = 0; id < rules.count; id++) {
+    const p = rc.packets[id];
     if (!p) continue;
-    const labels = { rule: String(r.id), at: `${r.loc.file}:${r.loc.line}`, function: r.fn };
+    const labels = { rule: String(id), at: rules.where(id), function: rules.fn(id) };
     line('nacl_rule_packets_total', labels, p);
-    line('nacl_rule_bytes_total', labels, rc.bytes[r.id]);
+    line('nacl_rule_bytes_total', labels, rc.bytes[id]);
   }
   return out.join('\n') + '\n';
 }
