@@ -15,6 +15,7 @@ import { buildPrograms, repoRoot, type Programs } from './programs.js';
 import { boostKsoftirqd, RT, type SchedPolicy } from './sched.js';
 import { defaultCpus, Topology, type Cpus } from './topology.js';
 import { SHAPES, type Shape } from './gen/shapes.js';
+import { runControlBench, type ControlPoint } from './control.js';
 
 export type Mode = 'smoke' | 'quick' | 'full';
 
@@ -40,6 +41,8 @@ export interface Settings {
   shapes: Shape[];
   shapeRules: number[];
   shapeRuns: number;
+  /** Rule counts of the control-plane comparison (T8, bench/control.ts); empty = skipped. */
+  controlRules?: number[];
 }
 
 /** The shapes measured beside the blocklist in a full run. */
@@ -54,13 +57,13 @@ export const SETTINGS: Record<Mode, Settings> = {
   quick: {
     rules: [0, 10_000], connRules: [0], runs: 3, tcpSeconds: 2, trialSeconds: 0.5, searchSteps: 7,
     minRate: 2000, floodSeconds: 1, pingCount: 200, pingInterval: 0.005, connFlows: 20_000, loadedLatency: true,
-    routerStartSeconds: 90, shapes: [], shapeRules: [10_000], shapeRuns: 1,
+    routerStartSeconds: 90, shapes: [], shapeRules: [10_000], shapeRuns: 1, controlRules: [10_000],
   },
   full: {
     rules: [0, 100, 1000, 10_000, 100_000], connRules: [0, 10_000], runs: 3, tcpSeconds: 5,
     trialSeconds: 1, searchSteps: 10, minRate: 200, floodSeconds: 2, pingCount: 1000,
     pingInterval: 0.002, connFlows: 50_000, loadedLatency: true,
-    routerStartSeconds: 300, shapes: OTHER_SHAPES, shapeRules: [10_000], shapeRuns: 2,
+    routerStartSeconds: 300, shapes: OTHER_SHAPES, shapeRules: [10_000], shapeRuns: 2, controlRules: [10_000, 100_000],
   },
 };
 
@@ -120,6 +123,8 @@ export interface BenchResults {
   versions: Record<string, string>;
   devices: DeviceInfo[];
   points: Point[];
+  /** T8: start-up and reload of the same rules by nacl-router, iptables-restore and nft -f. */
+  control?: ControlPoint[];
 }
 
 async function firstLine(cmd: string, args: string[]): Promise<string> {
@@ -246,6 +251,9 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     await stopAll();
     await topo.destroy();
     await restoreLoadCore?.();
+  }
+  if (settings.controlRules?.length && (!opts.devices || opts.devices.includes('nacl-router'))) {
+    results.control = await runControlBench(settings.controlRules, settings.runs, log);
   }
   results.finishedAt = new Date().toISOString();
   (results.machine as Record<string, unknown>).loadavgAtEnd = loadavg();

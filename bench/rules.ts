@@ -59,7 +59,7 @@ const eq = (f: Parameters<typeof FIELD>[0], v: number): Cond => ({ kind: 'cmp', 
 const inRange = (f: Parameters<typeof FIELD>[0], a: number, b: number): Cond => ({ kind: 'in', left: FIELD(f), set: { exact: [], ranges: [[a, b]] }, loc });
 
 /** A Model with function f (IP) on eth0's input chain; body statements from `fill`. */
-function makeModel(fill: (rid: (text: string) => number, body: Stmt[]) => void, last: 'accept' | 'drop' = 'accept'): Model {
+function makeModel(fill: (rid: (text: string) => number, body: Stmt[]) => void, last: 'accept' | 'drop' = 'accept', subtype: Subtype = 'ip'): Model {
   let id = 0;
   const rules: Model['rules'] = [];
   const rid = (text: string): number => {
@@ -82,8 +82,8 @@ function makeModel(fill: (rid: (text: string) => number, body: Stmt[]) => void, 
       timeout: { unconfirmed: { tcp: 1, udp: 1, icmp: 1 }, confirmed: { tcp: 1, udp: 1, icmp: 1 }, established: { tcp: 1, udp: 1, icmp: 1 } },
     },
     syslog: null, timers: [], loadBalancers: [],
-    functions: { f: { name: 'f', type: 'filter', subtype: 'ip', body, loc } },
-    rules, warnings: [],
+    functions: { f: { name: 'f', type: 'filter', subtype, body, loc } },
+    rules, writtenRules: rules.length, warnings: [],
   };
 }
 
@@ -134,14 +134,14 @@ function modelOf(shape: Shape, n: number): Model {
           const port = shape === 'e' && eIsPort(n, i);
           body.push(ifDo(rid, port ? inRange('tcp.dport', ePort(n, i), ePort(n, i) + 1) : inRange('ip.saddr', ...cidrOf(i)), 'drop'));
         }
-      });
+      }, 'accept', shape === 'e' ? 'tcp' : 'ip');
     case 'a': case 'b':
       return makeModel((rid, body) => {
         for (let i = 0; i < n; i++) {
           const a = eq('ip.saddr', addrOf(i));
           body.push(ifDo(rid, shape === 'a' ? a : { kind: 'and', terms: [a, eq('tcp.dport', 1000 + (i % 50000))] }, 'drop'));
         }
-      });
+      }, 'accept', shape === 'b' ? 'tcp' : 'ip');
     case 'tcp-drop': case 'udp-drop': case 'tcp-accept': case 'udp-accept': {
       const sub: Subtype = shape.startsWith('tcp') ? 'tcp' : 'udp';
       const action = shape.endsWith('drop') ? 'drop' : 'accept';

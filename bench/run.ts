@@ -11,6 +11,8 @@
 //   --no-docs          write the JSON only
 //   --report FILE      regenerate the docs from an existing results file, measure nothing
 //   --docs DIR         write the report there instead of docs/;  --results DIR  the JSON there
+// The guest image (build time, size, boot to first forwarded packet, TCP through the guest
+// under QEMU) has a benchmark of its own: npm run bench:image (docs/image.md).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runBench, type BenchOptions, type BenchResults, type Mode, type Settings } from './harness.js';

@@ -2,12 +2,14 @@
 // generated as source text and instantiated once with `new Function` (Part A2 semantics).
 //
 // Two steps, so the heavy one can run on another thread (a worker) and its result be transferred:
-//   planRuleset(model, {trace, scaling}) -> RulesetPlan: pure data (the generated source, typed
-//     arrays and tables of typed arrays, log templates); every ArrayBuffer in it is listed by
-//     planTransferList(). It never touches the packet thread's objects.
+//   planRuleset(model, {trace, scaling, flowCache, sharedCounters}) -> RulesetPlan: pure data
+//     (the generated source, typed arrays and tables of typed arrays, log templates, the counter
+//     arrays); every ArrayBuffer in it that can move is listed by transferList(). It never
+//     touches the packet thread's objects (src/control/build.ts runs it in the build worker).
 //   instantiateRuleset(plan, {nat, log, trace, logLimit}) -> Ruleset: wraps the tables (O(1) per
-//     table), allocates the counters and calls `new Function` on the source (small: the rules'
-//     data is in the tables, not in the code). compileRuleset() does both.
+//     table; the classifiers' flow caches are allocated here) and calls `new Function` on the
+//     source (small: the rules' data is in the tables, not in the code). compileRuleset() does
+//     both.
 //
 // Invariants:
 // * A chain runs its functions in order; ACCEPT passes to the next, the first DROP ends it; an
@@ -53,6 +55,8 @@ export interface PlanOptions {
   flowCache?: boolean;
   /** Classifier build parameters (tests and measurements; defaults otherwise). */
   classifier?: ClassifierOptions;
+  /** Counter arrays over a SharedArrayBuffer, so another thread can read them live. */
+  sharedCounters?: boolean;
 }
 
 export interface CompileOptions {
@@ -95,6 +99,8 @@ export interface RulesetPlan {
   logs: LogTemplate[];
   /** Size of the counter arrays (largest rule id + 1). */
   ruleCount: number;
+  /** The rules' counters (shared when the plan was made with sharedCounters). */
+  counters: { packets: Float64Array; bytes: Float64Array };
   /** Names of the compiled top-level functions, in the order of the factory's `fns`. */
   functions: string[];
   trace: boolean;
@@ -612,11 +618,20 @@ ${chainSrc.join('\n')}
 return { ifaces: [${ifaceExprs.join(', ')}], forward: ${forwardExpr}, fns: [${used.map((_, i) => `F${i}`).join(', ')}] };`;
   gen.stats.helperFunctions = gen.helpers.length;
   gen.stats.sourceChars = source.length;
-  return { source, consts: gen.consts, logs: gen.logs, ruleCount: maxRuleId(model) + 1, functions: used, trace, stats: gen.stats };
+  const ruleCount = maxRuleId(model) + 1;
+  const shared = opts.sharedCounters === true;
+  return {
+    source, consts: gen.consts, logs: gen.logs, ruleCount, functions: used, trace, stats: gen.stats,
+    counters: { packets: counterArray(ruleCount, shared), bytes: counterArray(ruleCount, shared) },
+  };
 }
 
-/** Every ArrayBuffer a plan holds (the transfer list for postMessage). */
-export function planTransferList(plan: RulesetPlan): ArrayBuffer[] {
+function counterArray(n: number, shared: boolean): Float64Array {
+  return shared ? new Float64Array(new SharedArrayBuffer(Math.max(8, n * 8))).subarray(0, n) : new Float64Array(n);
+}
+
+/** The ArrayBuffers of a plan, for postMessage's transfer list (shared ones are not listed). */
+export function transferList(plan: RulesetPlan): ArrayBuffer[] {
   const out = new Set<ArrayBuffer>();
   const add = (o: object): void => {
     for (const v of Object.values(o)) if (ArrayBuffer.isView(v) && v.buffer instanceof ArrayBuffer) out.add(v.buffer);
@@ -625,14 +640,14 @@ export function planTransferList(plan: RulesetPlan): ArrayBuffer[] {
     if (ArrayBuffer.isView(c)) add({ c });
     else add(c.tables);
   }
+  add(plan.counters);
   return [...out];
 }
 
 /** Makes the hook functions of a plan (on the thread that runs them). */
 export function instantiateRuleset(plan: RulesetPlan, opts: CompileOptions): Ruleset {
   if (plan.trace !== (opts.trace !== undefined)) throw new Error('compile: the plan was made ' + (plan.trace ? 'with' : 'without') + ' trace');
-  const packets = new Float64Array(plan.ruleCount);
-  const bytes = new Float64Array(plan.ruleCount);
+  const { packets, bytes } = plan.counters;
   const logger = new RuleLogger(opts.log, plan.ruleCount, opts.logLimit);
   for (const l of plan.logs) logger.prepare(l.id, l.kind, l.severity, l.args);
   const consts = plan.consts.map((c) => {

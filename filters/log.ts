@@ -33,24 +33,33 @@ export function unescapeLogText(s: string): string {
 
 export class RuleLogger {
   private readonly templates: Array<Template | undefined> = [];
-  private readonly tokens: Float64Array;
-  private readonly last: Float64Array;
-  private readonly suppressed: Float64Array;
+  // Per-rule bucket state, indexed by rule id, as long as the highest id of a log action (a
+  // ruleset of 100,000 rules without logging keeps none).
+  private tokens = new Float64Array(0);
+  private last = new Float64Array(0);
+  private suppressed = new Float64Array(0);
   private readonly rate: number;
   private readonly burst: number;
   private readonly now: () => number;
 
-  constructor(private readonly sink: LogSink, ruleCount: number, opts: LogLimitOptions = {}) {
+  constructor(private readonly sink: LogSink, _ruleCount: number, opts: LogLimitOptions = {}) {
     this.rate = opts.rate ?? 10;
     this.burst = opts.burst ?? 20;
     this.now = opts.now ?? (() => performance.now());
-    this.tokens = new Float64Array(ruleCount).fill(this.burst);
-    this.last = new Float64Array(ruleCount).fill(Number.NaN);
-    this.suppressed = new Float64Array(ruleCount);
+  }
+
+  private sizeFor(id: number): void {
+    if (id < this.tokens.length) return;
+    const n = Math.max(id + 1, this.tokens.length * 2);
+    const grow = (a: Float64Array, fill: number) => { const b = new Float64Array(n).fill(fill); b.set(a); return b; };
+    this.tokens = grow(this.tokens, this.burst);
+    this.last = grow(this.last, Number.NaN);
+    this.suppressed = grow(this.suppressed, 0);
   }
 
   /** Register the action with rule id `id`. */
   prepare(id: number, kind: 'log' | 'syslog', severity: number, args: LogArg[]): void {
+    this.sizeFor(id);
     const parts: Part[] = [];
     for (const a of args) {
       if (a.kind === 'str') {

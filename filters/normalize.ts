@@ -11,8 +11,8 @@
 //   * Conditions are simplified: and/or stay n-ary (nested ones spliced), constant terms fold.
 // Invariants: first-match order, fall-through bodies, log/syslog, NAT actions, rule ids (so
 // counters) and locations are those of the source. A block is not a rule: it has no counter and
-// no trace event of its own (its rules carry the guard); the user's rules (ruleIds) are the `if`s
-// and the actions that stand outside any `if`.
+// no trace event of its own (its rules carry the guard); the user's rules as counters list them
+// (ruleIds) are the `if`s and the actions that stand outside any `if`.
 
 import type { Cond, Model, Stmt } from '../src/config/model.js';
 import { SUBTYPE_PROTO } from '../src/config/model.js';
@@ -167,15 +167,4 @@ export function ruleIds(model: Model): number[] {
   };
   for (const f of Object.values(model.functions)) walk(f.body, false);
   return out;
-}
-
-/** The number of rules the user wrote: distinct source locations of ruleIds (an inlined call's
- *  rules count once, however often the function is called). */
-export function userRuleCount(model: Model): number {
-  const seen = new Set<string>();
-  for (const id of ruleIds(model)) {
-    const r = model.rules[id];
-    if (r !== undefined) seen.add(`${r.loc.file}\n${r.loc.line}\n${r.loc.col}`);
-  }
-  return seen.size;
 }

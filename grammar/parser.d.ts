@@ -20,4 +20,18 @@ export declare class SyntaxError extends Error {
   location: PeggyLocation;
 }
 
-export declare function parse(input: string, options?: { startRule?: string }): ItemNode[];
+/** A statement or item the grammar skipped in recovery mode (see grammar/nacl.peggy). */
+export interface SkippedPiece {
+  at: number;
+  rule: 'Stmt' | 'Item';
+}
+
+export interface ParseOptions {
+  /** Start, Stmt, Item, Token, Reserved or Braces. */
+  startRule?: string;
+  /** Skip bad statements and items instead of stopping at the first, noting them in `errors`. */
+  recover?: boolean;
+  errors?: SkippedPiece[];
+}
+
+export declare function parse(input: string, options?: ParseOptions): ItemNode[];

@@ -25,6 +25,18 @@ check g++ g++
 check make make
 check python3 python3
 check taskset util-linux
+# The guest image (nacl-router image / boot, npm run test:image): QEMU, the disk image tools,
+# busybox for the guest's init, zstd for the initramfs, depmod for the kernel's module data.
+check qemu-system-x86_64 qemu-system-x86
+check qemu-img qemu-utils
+check busybox busybox-static
+check syslinux syslinux
+[ -f /usr/lib/syslinux/mbr/mbr.bin ] || need="$need syslinux-common"
+check mcopy mtools
+check mkfs.fat dosfstools
+check zstd zstd
+check depmod kmod
+check strip binutils
 if [ -n "$need" ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "nacl-router: missing packages:$need (run as root to install them)" >&2

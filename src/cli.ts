@@ -16,6 +16,8 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   show: () => import('./commands/show.js'),
   trace: () => import('./commands/trace.js'),
   ctl: () => import('./commands/ctl.js'),
+  image: () => import('./commands/image.js'),
+  boot: () => import('./commands/boot.js'),
 };
 
 const USAGE = `usage: nacl-router [run] FILE [options]     run the router on a NaCl file

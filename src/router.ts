@@ -1,24 +1,38 @@
-// The running router: wires a checked Model to links, the per-Iface stack, conntrack/NAT and
-// the compiled chains, and drives the batched loop. Reload compiles a new ruleset off to the
-// side and swaps it in with one call; connection and NAT state survive. Nothing here is on the
-// per-packet path except the log sink (rate-limited before it is reached).
+// The running router: wires a build of the configuration (src/control/build.ts: the wiring
+// parts of the Model, the compiled-rules plan, per-rule facts) to links, the per-Iface stack,
+// conntrack/NAT and the compiled chains, and drives the batched loop. A reload's build is made
+// off the packet thread (src/control/reload.ts); install() swaps it in with one synchronous call
+// between two batches and reports how long that took; connection and NAT state survive, and so
+// do the counters of rules that did not change. Nothing here is on the per-packet path except
+// the log sink (rate-limited before it is reached).
 import type { Link } from '../drivers/link.js';
 import type { Model, IfaceModel } from './config/model.js';
+import { buildOf, type Build, type RouterConfig } from './control/build.js';
+import { RuleIndex } from './config/rule-index.js';
+import type { ShowTemplate } from './control/show.js';
 import { SEVERITIES } from './config/model.js';
 import { Stack } from '../stack/forward.js';
 import type { StackHooks } from '../stack/iface.js';
 import { Conntrack } from '../stack/conntrack.js';
 import { NatEngine } from '../stack/nat.js';
 import { natConfigFromModel, balancersFromModel, routesOf } from './wiring.js';
-import { compileRuleset, type Ruleset } from '../filters/compile.js';
-import { ruleIds } from '../filters/normalize.js';
+import { instantiateRuleset, type Ruleset } from '../filters/compile.js';
 import { DROP, type HookFn, type LogSink } from '../stack/wire/pkt.js';
 import { formatSyslog } from './log/syslog.js';
 import { DhcpClient, DHCP_CLIENT_PORT } from '../stack/dhcp.js';
 import type { Logger } from './log/logger.js';
 import { hostname } from 'node:os';
 
-export type LinkSpec = { kind: 'tap'; name: string; vnetHdr?: boolean } | { kind: 'packet'; ifname: string } | { kind: 'link'; link: Link };
+export type LinkSpec = { kind: 'tap'; name: string; vnetHdr?: boolean } | { kind: 'packet'; ifname: string; ownMac?: boolean } | { kind: 'link'; link: Link };
+
+/** What install() swaps: everything that belongs to one build. */
+export interface Installed {
+  gen: number;
+  config: RouterConfig;
+  ruleset: Ruleset;
+  rules: RuleIndex;
+  show: ShowTemplate;
+}
 
 /** Which physical link each Iface uses: its `index` (a number or a MAC string). */
 export function linkKey(i: IfaceModel): string {
@@ -26,7 +40,7 @@ export function linkKey(i: IfaceModel): string {
 }
 
 /** The distinct link keys of a Model, in order: numeric indexes ascending, then MACs. */
-export function linkKeys(m: Model): string[] {
+export function linkKeys(m: Pick<Model, 'ifaces'>): string[] {
   const keys = [...new Set(m.ifaces.map(linkKey))];
   const num = keys.filter((k) => /^\d+$/.test(k)).sort((a, b) => Number(a) - Number(b));
   return [...num, ...keys.filter((k) => !/^\d+$/.test(k))];
@@ -37,7 +51,7 @@ export function ipStr(a: number): string {
 }
 
 /** True when any packet would meet a chain, NAT or the balancer: conntrack is needed. */
-function needsConntrack(m: Model): boolean {
+function needsConntrack(m: RouterConfig): boolean {
   if (m.gateway && m.gateway.forward.length > 0) return true;
   if (m.loadBalancers.length > 0) return true;
   return m.ifaces.some((i) => i.masquerade || Object.values(i.chains).some((c) => c.length > 0));
@@ -50,11 +64,17 @@ export interface RouterOptions {
 }
 
 export class Router {
-  model: Model;
+  /** The configuration in force (wiring parts; the rules are in `ruleset` and `rules`). */
+  model: RouterConfig;
   readonly stack: Stack;
   readonly ct: Conntrack;
   readonly nat: NatEngine;
   ruleset: Ruleset;
+  /** Per-rule location and text, by rule id. */
+  rules: RuleIndex;
+  /** The `show` layout of the configuration in force. */
+  show: ShowTemplate;
+  gen: number;
   private readonly links: Link[];
   private readonly log: Logger;
   private loop: NodeJS.Timeout | null = null;
@@ -68,8 +88,14 @@ export class Router {
   /** Addresses learnt at run time (DHCP), by Iface. */
   private addresses: number[] = [];
 
-  constructor(model: Model, opts: RouterOptions) {
+  /** From a Model (compiled here, in this thread) or from a build made elsewhere. */
+  constructor(src: Model | Build, opts: RouterOptions) {
+    const build = 'plan' in src ? src : buildOf(src, 1);
+    const model = build.config;
     this.model = model;
+    this.gen = build.gen;
+    this.rules = new RuleIndex(build.rules);
+    this.show = build.show;
     this.links = opts.links;
     this.log = opts.logger;
     const keys = linkKeys(model);
@@ -79,7 +105,7 @@ export class Router {
     this.nat = new NatEngine(this.ct, natConfigFromModel(model), balancersFromModel(model));
     this.conntrackOn = needsConntrack(model);
     this.sink = { emit: (kind, severity, message, ruleId) => this.emitLog(kind, severity, message, ruleId) };
-    this.ruleset = compileRuleset(model, { nat: this.nat, log: this.sink });
+    this.ruleset = instantiateRuleset(build.plan, { nat: this.nat, log: this.sink });
     this.stack = new Stack({
       ifaces: model.ifaces.map((i) => {
         const link = this.links[keys.indexOf(linkKey(i))];
@@ -103,7 +129,7 @@ export class Router {
     }, this.links);
   }
 
-  private ctConfig(m: Model) {
+  private ctConfig(m: RouterConfig) {
     return { limit: m.conntrack.limit, reserve: m.conntrack.reserve, statefulTcp: m.conntrack.statefulTcp, timeout: m.conntrack.timeout };
   }
 
@@ -170,7 +196,7 @@ export class Router {
   }
 
   /** NAT's view of the Iface addresses: static ones from the Model, leased ones as they come. */
-  private natConfig(m: Model) {
+  private natConfig(m: RouterConfig) {
     const cfg = natConfigFromModel(m);
     cfg.ifaces.forEach((f, ix) => { if (this.addresses[ix] !== undefined) f.address = this.addresses[ix]; });
     return cfg;
@@ -203,8 +229,7 @@ export class Router {
 
   /** log()/syslog() actions: to the Syslog server through our own stack, else our log. */
   private emitLog(kind: 'log' | 'syslog', severity: number, message: string, ruleId: number): void {
-    const rule = this.model.rules[ruleId];
-    const where = rule ? `${rule.loc.file}:${rule.loc.line}` : undefined;
+    const where = ruleId >= 0 && ruleId < this.rules.count ? this.rules.where(ruleId) : undefined;
     const sl = this.model.syslog;
     if (sl && !this.emitting) {
       this.emitting = true;
@@ -220,25 +245,49 @@ export class Router {
     }
   }
 
-  /** Swap in a new configuration's rules. Interfaces, links and routes must be unchanged. */
-  reload(model: Model): void {
-    const why = sameTopology(this.model, model);
+  /** The build in force, as install() takes it back (a rollback). */
+  installed(): Installed {
+    return { gen: this.gen, config: this.model, ruleset: this.ruleset, rules: this.rules, show: this.show };
+  }
+
+  /** Instantiates a build's rules for this router (NAT and log sink of this thread). */
+  prepare(b: Build): Installed {
+    const why = sameTopology(this.model, b.config);
     if (why) throw new Error(`reload refused: ${why} (restart the router to change interfaces or routes)`);
-    const rs = compileRuleset(model, { nat: this.nat, log: this.sink });
-    this.ct.configure(this.ctConfig(model));
-    this.nat.configure(this.natConfig(model), balancersFromModel(model, this.nat.activeBalancers()));
-    this.stack.setHooks(this.hooks(rs));
-    this.model = model;
-    this.ruleset = rs;
+    return { gen: b.gen, config: b.config, ruleset: instantiateRuleset(b.plan, { nat: this.nat, log: this.sink }), rules: new RuleIndex(b.rules), show: b.show };
+  }
+
+  /** Swaps in a prepared build: between two batches, in one synchronous step. `carry` lists
+   *  (old rule id, new rule id, count) runs whose counters move to the new rules. */
+  install(next: Installed, carry?: Int32Array): void {
+    const why = sameTopology(this.model, next.config);
+    if (why) throw new Error(`reload refused: ${why} (restart the router to change interfaces or routes)`);
+    const from = this.ruleset.counters;
+    const to = next.ruleset.counters;
+    if (carry && from !== to) {
+      for (let k = 0; k + 2 < carry.length; k += 3) {
+        const a = carry[k]!, b = carry[k + 1]!, n = carry[k + 2]!;
+        to.packets.set(from.packets.subarray(a, a + n), b);
+        to.bytes.set(from.bytes.subarray(a, a + n), b);
+      }
+    }
+    const m = next.config;
+    this.ct.configure(this.ctConfig(m));
+    this.nat.configure(this.natConfig(m), balancersFromModel(m, this.nat.activeBalancers()));
+    this.model = m;
+    this.stack.setHooks(this.hooks(next.ruleset));
+    this.ruleset = next.ruleset;
+    this.rules = next.rules;
+    this.show = next.show;
+    this.gen = next.gen;
     this.startTimers();
   }
 
   counters() {
     const rules: Array<{ rule: string; text: string; packets: number; bytes: number }> = [];
     const c = this.ruleset.counters;
-    for (const id of ruleIds(this.model)) {
-      const r = this.model.rules[id];
-      if (r && c.packets[id] > 0) rules.push({ rule: `${r.loc.file}:${r.loc.line}`, text: r.text, packets: c.packets[id], bytes: c.bytes[id] });
+    for (let id = 0; id < this.rules.count; id++) {
+      if (c.packets[id]! > 0 && this.rules.isRule(id)) rules.push({ rule: this.rules.where(id), text: this.rules.text(id), packets: c.packets[id]!, bytes: c.bytes[id]! });
     }
     const links = this.links.map((l) => ({ name: l.name, ...statsOf(l) }));
     return { stack: this.stack.snapshot(), links, conntrack: this.ct.stats(), nat: this.nat.stats(), loadBalancers: this.nat.lbStats(), rules };
@@ -262,10 +311,10 @@ function statsOf(l: Link) {
   return { rxPackets: s.rxPackets, rxBytes: s.rxBytes, txPackets: s.txPackets, txBytes: s.txBytes, txDropped: s.txDropped, rxErrors: s.rxErrors };
 }
 
-function sameTopology(a: Model, b: Model): string | null {
-  const key = (m: Model) => JSON.stringify(m.ifaces.map((i) => [i.name, i.index, i.vlan, i.address, i.netmask, i.config]));
+function sameTopology(a: RouterConfig, b: RouterConfig): string | null {
+  const key = (m: RouterConfig) => JSON.stringify(m.ifaces.map((i) => [i.name, i.index, i.vlan, i.address, i.netmask, i.config]));
   if (key(a) !== key(b)) return 'interfaces changed';
-  const rk = (m: Model) => JSON.stringify((m.gateway?.routes ?? []).map((r) => [r.net, r.prefix, r.nexthop, r.iface]));
+  const rk = (m: RouterConfig) => JSON.stringify((m.gateway?.routes ?? []).map((r) => [r.net, r.prefix, r.nexthop, r.iface]));
   if (rk(a) !== rk(b)) return 'routes changed';
   return null;
 }

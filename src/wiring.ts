@@ -2,6 +2,9 @@
 // load balancer never read the Model themselves (DESIGN: stack imports only wire). Iface ids are
 // positions in model.ifaces everywhere.
 import type { Model } from './config/model.js';
+
+/** The parts of a Model the runtime is wired from (all a running router keeps). */
+type Wiring = Pick<Model, 'ifaces' | 'gateway' | 'loadBalancers'>;
 import type { NatConfig } from '../stack/nat.js';
 import { LoadBalancer } from '../stack/lb.js';
 
@@ -12,14 +15,14 @@ function prefixOf(mask: number): number {
 }
 
 /** NAT's view of the Ifaces: address (null while it has none) and masquerade. */
-export function natConfigFromModel(m: Model): NatConfig {
+export function natConfigFromModel(m: Wiring): NatConfig {
   return { ifaces: m.ifaces.map((i) => ({ address: i.address, masquerade: i.masquerade })) };
 }
 
 /** LoadBalancers from the Model. On reload pass the previous ones: a balancer with the same
  *  name, address, port and pool is kept (its sessions, round-robin position and counters
  *  survive) with the new limits. */
-export function balancersFromModel(m: Model, previous: readonly LoadBalancer[] = []): LoadBalancer[] {
+export function balancersFromModel(m: Wiring, previous: readonly LoadBalancer[] = []): LoadBalancer[] {
   const id = (name: string) => m.ifaces.findIndex((i) => i.name === name);
   const addr = (name: string) => m.ifaces.find((i) => i.name === name)?.address ?? null;
   return m.loadBalancers.map((lbm) => {
@@ -43,7 +46,7 @@ export function balancersFromModel(m: Model, previous: readonly LoadBalancer[] =
 
 /** Gateway routes first, then each addressed Iface's own network (on-link): LPM still prefers
  *  the most specific route, and on a tie the Gateway's route wins. */
-export function routesOf(m: Model): Array<{ net: number; prefix: number; nexthop: number; iface: number }> {
+export function routesOf(m: Wiring): Array<{ net: number; prefix: number; nexthop: number; iface: number }> {
   const routes = (m.gateway?.routes ?? []).map((r) => ({
     net: r.net, prefix: r.prefix, nexthop: r.nexthop, iface: m.ifaces.findIndex((i) => i.name === r.iface),
   }));

@@ -93,3 +93,35 @@ export function nftRuleset(rules: number, nat: boolean, outIf: string, set: bool
   out.push('}', '');
   return out.join('\n');
 }
+
+/** The control-plane benchmark's rules (T8): N drops of `source A and TCP port P`, A in
+ *  172.16.0.0/12 (never the traffic's), P from `seed`; two seeds give two files differing in
+ *  every rule. The same rules for nacl-router, iptables-restore and nft -f (whose file replaces
+ *  the whole ruleset in one transaction). */
+export function controlRulesets(n: number, seed: number): { nacl: string; iptables: string; nft: string } {
+  checkCount(n);
+  const port = (i: number) => 1 + ((i + seed) % 60000);
+  const nacl = [
+    'Iface outside { index: 0, address: 10.10.1.1, netmask: 255.255.255.0 }',
+    'Iface inside { index: 1, address: 10.10.2.1, netmask: 255.255.255.0 }',
+    'Gateway gw {',
+    '  forward: fw,',
+    '  outside_net: { net: 10.10.1.0, netmask: 255.255.255.0, iface: outside },',
+    '  inside_net: { net: 10.10.2.0, netmask: 255.255.255.0, iface: inside }',
+    '}',
+    'Filter::IP fw {',
+    '  Filter::TCP {',
+  ];
+  const ipt = ['*filter', ':INPUT ACCEPT [0:0]', ':FORWARD ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]'];
+  const nft = ['flush ruleset', 'table ip bench {', '  chain forward {', '    type filter hook forward priority 0; policy accept;'];
+  for (let i = 0; i < n; i++) {
+    const a = ruleAddr(i);
+    nacl.push(`    if (ip.saddr == ${a} and tcp.dport == ${port(i)}) { drop }`);
+    ipt.push(`-A FORWARD -s ${a}/32 -p tcp -m tcp --dport ${port(i)} -j DROP`);
+    nft.push(`    ip saddr ${a} tcp dport ${port(i)} drop`);
+  }
+  nacl.push('  }', '  accept', '}', '');
+  ipt.push('-A FORWARD -j ACCEPT', 'COMMIT', '');
+  nft.push('    accept', '  }', '}', '');
+  return { nacl: nacl.join('\n'), iptables: ipt.join('\n'), nft: nft.join('\n') };
+}

@@ -4,7 +4,6 @@
 
 import type { Command } from '../cli.js';
 import { checkFileArg } from './file-arg.js';
-import { userRuleCount } from '../../filters/normalize.js';
 
 export const command: Command = {
   summary: 'check a NaCl file and report every error and warning (like nft -c)',
@@ -33,7 +32,7 @@ exit status: 0 valid (warnings allowed), 1 invalid, 2 usage or I/O error`,
     }
     if (!quiet) {
       const fns = Object.keys(model.functions).length;
-      process.stdout.write(`${r.name}: valid (${model.ifaces.length} interfaces, ${fns} functions, ${userRuleCount(model)} rules, ${warnings} warning${warnings === 1 ? '' : 's'})\n`);
+      process.stdout.write(`${r.name}: valid (${model.ifaces.length} interfaces, ${fns} functions, ${model.writtenRules} rules, ${warnings} warning${warnings === 1 ? '' : 's'})\n`);
     }
     return 0;
   },

@@ -1,15 +1,15 @@
-// `nacl-router [run] FILE`: check and compile the configuration, open the links, run the router
-// until SIGINT/SIGTERM (then print counters), reload the rules on SIGHUP.
-import { readFileSync } from 'node:fs';
+// `nacl-router [run] FILE`: check and compile the configuration (in the build worker, see
+// control/reload.ts), open the links, run the router until SIGINT/SIGTERM (then print counters),
+// reload the rules on SIGHUP or `ctl reload`.
+import { existsSync } from 'node:fs';
 import type { Command } from '../cli.js';
-import { loadConfig, formatDiagnostics } from '../config/index.js';
-import type { Model } from '../config/model.js';
+import type { RouterConfig } from '../control/build.js';
 import type { Link } from '../../drivers/link.js';
 import { createLogger } from '../log/logger.js';
 import { Router, linkKeys, ipStr, type LinkSpec } from '../router.js';
 import { serveCtl, closeCtl, DEFAULT_CTL } from '../control/ctl.js';
-import { renderShow } from '../control/show.js';
-import { userRuleCount } from '../../filters/normalize.js';
+import { renderTemplate, templateLines, type ShowTemplate, type RuleCounters } from '../control/show.js';
+import { ReloadManager } from '../control/reload.js';
 import { serveMetrics } from '../control/metrics.js';
 import { warmUp } from '../warmup.js';
 import { ensureRouterFlags } from '../vmflags.js';
@@ -17,14 +17,18 @@ import { ensureRouterFlags } from '../vmflags.js';
 const HELP = `usage: nacl-router [run] FILE [options]
 
 Checks FILE, then routes and filters between the links its Ifaces name, until SIGINT or SIGTERM
-(which print the counters). SIGHUP reloads FILE: the new rules are checked and compiled off to
-the side and swapped in at once; connections and NAT state are kept (interfaces and routes
-cannot change without a restart).
+(which print the counters). SIGHUP (or \`nacl-router ctl reload\`) reloads FILE: the new rules are
+read, checked and compiled in a worker thread while the old ones keep forwarding, then swapped
+in between two packet batches; connections, NAT state and the counters of unchanged rules are
+kept (interfaces and routes cannot change without a restart). Every reload is logged with its
+duration, rule count and forwarding pause.
 
 Each Iface \`index: N\` is link N; by default a TAP device nacl<N> is created for it.
 options:
   --link N=tap:NAME      use (or create) TAP device NAME for index N
   --link N=packet:IF     attach to the existing interface IF with AF_PACKET
+  --link N=nic:IF        the same on a NIC the router owns (a guest's): the router uses the
+                         NIC's own MAC address
                          (N may also be a MAC address, for Ifaces indexed by MAC)
   --pcap N=FILE          write every frame link N receives and sends to FILE (classic pcap)
   --metrics HOST:PORT    serve Prometheus metrics at http://HOST:PORT/metrics
@@ -54,10 +58,10 @@ function parseLinks(args: string[]): RunArgs {
     const a = args[i];
     if (a === '--link') {
       const v = args[++i] ?? '';
-      const m = /^([0-9]+|(?:[0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2})=(tap|packet):(\S{1,15})$/.exec(v);
-      if (!m) return { file, links, offload, ctl, error: `bad --link '${v}': expected N=tap:NAME or N=packet:IFNAME` };
+      const m = /^([0-9]+|(?:[0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2})=(tap|packet|nic):(\S{1,15})$/.exec(v);
+      if (!m) return { file, links, offload, ctl, error: `bad --link '${v}': expected N=tap:NAME, N=packet:IFNAME or N=nic:IFNAME` };
       const key = /^\d+$/.test(m[1]) ? String(Number(m[1])) : m[1].toLowerCase();
-      links.set(key, m[2] === 'tap' ? { kind: 'tap', name: m[3] } : { kind: 'packet', ifname: m[3] });
+      links.set(key, m[2] === 'tap' ? { kind: 'tap', name: m[3] } : { kind: 'packet', ifname: m[3], ownMac: m[2] === 'nic' });
     } else if (a === '--pcap') {
       const v = args[++i] ?? '';
       const m = /^([0-9]+|(?:[0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2})=(.+)$/.exec(v);
@@ -81,17 +85,18 @@ function parseLinks(args: string[]): RunArgs {
   return { file, links, offload, busyPoll, warmup, level, ctl, pcap, metrics };
 }
 
-async function openLinks(model: Model, specs: Map<string, LinkSpec>, offload: boolean, pcap: Map<string, string>): Promise<Link[]> {
+async function openLinks(model: RouterConfig, specs: Map<string, LinkSpec>, offload: boolean, pcap: Map<string, string>): Promise<Link[]> {
   const { TapLink } = await import('../../drivers/tap.js');
   const { PacketLink } = await import('../../drivers/packet.js');
   const { PcapLink } = await import('../../drivers/pcap.js');
+  const { nativeAddon } = await import('../../drivers/native.js');
   const links: Link[] = [];
   try {
     for (const key of linkKeys(model)) {
       const spec = specs.get(key) ?? { kind: 'tap', name: /^\d+$/.test(key) ? `nacl${key}` : `naclm${links.length}` };
       const mac = /^\d+$/.test(key) ? undefined : key;
       if (spec.kind === 'tap') links.push(new TapLink({ name: spec.name, vnetHdr: offload && spec.vnetHdr !== false, mac }));
-      else if (spec.kind === 'packet') links.push(new PacketLink({ name: spec.ifname, vnetHdr: offload, mac }));
+      else if (spec.kind === 'packet') links.push(new PacketLink({ name: spec.ifname, vnetHdr: offload, mac: spec.ownMac ? nativeAddon().ifGetMac(spec.ifname) : mac }));
       else links.push(spec.link);
       const capture = pcap.get(key);
       if (capture) links[links.length - 1] = new PcapLink(links[links.length - 1], capture);
@@ -117,36 +122,56 @@ export const command: Command = {
     }
     ensureRouterFlags();
     const file = opts.file;
-    let text: string;
-    try {
-      text = readFileSync(file === '-' ? 0 : file, 'utf8');
-    } catch (e) {
-      process.stderr.write(`nacl-router: cannot read ${file}: ${(e as Error).message}\n`);
+    if (file === '-') {
+      process.stderr.write('nacl-router: run needs a FILE (it is read again on reload), not stdin\n');
       return 2;
     }
-    const { model, diagnostics } = loadConfig(text, file);
-    if (diagnostics.length) process.stderr.write(formatDiagnostics(diagnostics, text));
-    if (!model) return 1;
-    if (typeof process.getuid === 'function' && process.getuid() !== 0) {
-      process.stderr.write('nacl-router: must run as root (TAP and AF_PACKET links need CAP_NET_ADMIN); try sudo\n');
+    if (!existsSync(file)) {
+      process.stderr.write(`nacl-router: cannot read ${file}: ENOENT\n`);
       return 2;
     }
     const log = createLogger({ level: opts.level });
+    // Start-up takes the same path as a reload: the build worker reads, checks and compiles.
+    const reloads = new ReloadManager(file, log);
+    const t0 = performance.now();
+    let build: Awaited<ReturnType<ReloadManager['initial']>>;
+    try {
+      build = await reloads.initial();
+    } catch (e) {
+      reloads.close();
+      const d = (e as { diagnostics?: string }).diagnostics;
+      if (d) {
+        process.stderr.write(d);
+        return 1;
+      }
+      process.stderr.write(`nacl-router: ${(e as Error).message}\n`);
+      return 2;
+    }
+    if (build.warnings) process.stderr.write(build.warnings);
+    const model = build.config;
+    if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+      reloads.close();
+      process.stderr.write('nacl-router: must run as root (TAP and AF_PACKET links need CAP_NET_ADMIN); try sudo\n');
+      return 2;
+    }
     let links: Link[];
     try {
       links = await openLinks(model, opts.links, opts.offload, opts.pcap ?? new Map());
     } catch (e) {
+      reloads.close();
       process.stderr.write(`nacl-router: ${(e as Error).message}\n`);
       return 2;
     }
     let router: Router;
     try {
-      router = new Router(model, { links, logger: log });
+      router = new Router(build, { links, logger: log });
     } catch (e) {
+      reloads.close();
       for (const l of links) l.close();
       process.stderr.write(`nacl-router: ${(e as Error).message}\n`);
       return 2;
     }
+    reloads.attach(router);
     if (opts.warmup) {
       // After the real router and its links exist (so the code is optimized for their
       // classes too), before it reads a frame.
@@ -161,27 +186,33 @@ export const command: Command = {
     log.info({
       file,
       ifaces: model.ifaces.map((i, ix) => ({ name: i.name, link: links[linkKeys(model).indexOf(typeof i.index === 'number' ? String(i.index) : i.index.mac)]?.name, address: i.address === null ? null : ipStr(i.address), vlan: i.vlan, ix })),
-      rules: userRuleCount(model),
+      rules: model.writtenRules,
+      statements: build.statements,
+      startMs: Math.round(performance.now() - t0),
+      timings: build.timings,
     }, 'running');
 
-    const reload = (): { rules: number } => {
-      const t2 = readFileSync(file, 'utf8');
-      const r = loadConfig(t2, file);
-      if (!r.model) throw new Error(`configuration invalid; old rules kept\n${formatDiagnostics(r.diagnostics, t2)}`);
-      router.reload(r.model);
-      log.info({ rules: userRuleCount(r.model) }, 'reloaded');
-      return { rules: userRuleCount(r.model) };
-    };
     const ctlPath = opts.ctl === 'none' ? null : opts.ctl;
     let ctl: ReturnType<typeof serveCtl> | null = null;
     if (ctlPath) {
-      ctl = serveCtl(ctlPath, (cmd, req) => {
+      ctl = serveCtl(ctlPath, (cmd, req, progress) => {
         switch (cmd) {
-          case 'show': return renderShow(router.model, router.ruleset.counters);
+          case 'show': return { stream: showSlices(router.show, router.ruleset.counters) };
           case 'counters': return router.counters();
           case 'conntrack': return router.ct.dump(typeof req.max === 'number' ? req.max : 10000);
-          case 'reload': return reload();
-          default: throw new Error(`unknown command '${cmd}' (show, counters, conntrack, reload)`);
+          case 'reload': {
+            const confirmS = typeof req.confirm === 'number' ? req.confirm : undefined;
+            return reloads.reload('ctl', { dryRun: req.dryRun === true, confirmS }, progress).then((r) => {
+              if (!r.ok) throw new Error(`${r.error}${r.diagnostics ? `\n${r.diagnostics}` : ''}`);
+              return r;
+            });
+          }
+          case 'confirm': {
+            const r = reloads.confirm();
+            if (!r.ok) throw new Error(r.message);
+            return r.message;
+          }
+          default: throw new Error(`unknown command '${cmd}' (show, counters, conntrack, reload, confirm)`);
         }
       });
       ctl.on('error', (e) => log.warn({ err: e.message, ctl: ctlPath }, 'control socket unavailable'));
@@ -200,19 +231,25 @@ export const command: Command = {
         stopping = true;
         if (ctl && ctlPath) closeCtl(ctl, ctlPath);
         metricsServer?.close();
+        reloads.close();
         router.stop();
         log.info({ signal: sig, counters: router.counters() }, 'stopped; counters');
         resolve(0);
       };
       process.once('SIGINT', () => stop('SIGINT'));
       process.once('SIGTERM', () => stop('SIGTERM'));
-      process.on('SIGHUP', () => {
-        try {
-          reload();
-        } catch (e) {
-          log.error({ err: (e as Error).message }, 'reload failed; old rules kept');
-        }
-      });
+      // The manager logs every result itself.
+      process.on('SIGHUP', () => { void reloads.reload('SIGHUP'); });
     });
   },
 };
+
+/** `ctl show` in slices of a few thousand lines, each made between packet batches. */
+async function* showSlices(t: ShowTemplate, counters: RuleCounters): AsyncGenerator<string> {
+  const n = templateLines(t);
+  const SLICE = 500;
+  for (let i = 0; i < n; i += SLICE) {
+    yield renderTemplate(t, counters, i, Math.min(n, i + SLICE));
+    await new Promise((r) => setImmediate(r));
+  }
+}

@@ -2,13 +2,13 @@
 // against Part B's attribute tables (plus nacl-router's Part A3 rejections) and turned into
 // their Model records. Values arrive merged with their dotted assignments (see values.ts).
 
-import type { Pair, SrcLoc, Value } from '../../grammar/ast.js';
+import type { Pair, Span, Value } from '../../grammar/ast.js';
 import {
   HOOKS, type ConntrackModel, type CtTimeouts, type GatewayModel, type Hook, type IfaceModel,
   type LoadBalancerModel, type RouteModel, type SyslogModel, type TimerModel,
 } from './model.js';
 import { didYouMean, type Diagnostics } from './diagnostics.js';
-import { describeValue, numberToIp, STATIC_CTX, type Element, type Resolver } from './values.js';
+import { describeValue, keySpan, numberToIp, STATIC_CTX, wordOf, type Element, type Resolver } from './values.js';
 import type { CheckedFunction } from './functions.js';
 
 const IFACE_KEYS = ['index', 'address', 'netmask', 'gateway', 'dns', 'config', 'vlan', 'masquerade',
@@ -23,7 +23,7 @@ const CONFIGS = ['dhcp', 'dhcp-with-fallback', 'static'] as const;
 /** A function pushed onto a chain, kept for the push checks and the unused-function warning. */
 export interface Push {
   fn: string;
-  loc: SrcLoc;
+  loc: Span;
   chain: 'iface' | 'forward';
 }
 
@@ -47,7 +47,7 @@ export class ElementChecker {
     const out = new Map<string, Pair>();
     for (const p of obj.pairs) {
       const k = ci ? p.key.toLowerCase() : p.key;
-      if (out.has(k)) this.diags.error(p.keyLoc, `Member ${owner}.${p.key} has already been set`);
+      if (out.has(k)) this.diags.error(keySpan(p), `Member ${owner}.${p.key} has already been set`);
       else out.set(k, p);
     }
     return out;
@@ -57,7 +57,7 @@ export class ElementChecker {
     const r = this.res.resolve(v, STATIC_CTX);
     if (r.t === 'err') return null;
     if (r.t === 'num' && r.k === 'addr') return r.v;
-    this.diags.error(v.loc, `Invalid value of ${what} (${describeValue(v)}): expected an IPv4 address`);
+    this.diags.error(v, `Invalid value of ${what} (${describeValue(v)}): expected an IPv4 address`);
     return null;
   }
 
@@ -65,7 +65,7 @@ export class ElementChecker {
     const r = this.res.resolve(v, STATIC_CTX);
     if (r.t === 'err') return null;
     if (r.t === 'num' && (r.k === 'int' || r.k === 'word') && Number.isInteger(r.v) && r.v >= min && r.v <= max) return r.v;
-    this.diags.error(v.loc, `Invalid value of ${what} (${describeValue(v)}): expected an integer from ${min} to ${max}`);
+    this.diags.error(v, `Invalid value of ${what} (${describeValue(v)}): expected an integer from ${min} to ${max}`);
     return null;
   }
 
@@ -73,21 +73,21 @@ export class ElementChecker {
     const r = this.res.resolve(v, STATIC_CTX);
     if (r.t === 'err') return null;
     if (r.t === 'bool') return r.v;
-    this.diags.error(v.loc, msg);
+    this.diags.error(v, msg);
     return null;
   }
 
   /** A bare word (after following constants), lower-cased; null if the value is not one. */
   private word(v: Value): string | null {
     const d = this.res.deref(v);
-    return d && d.kind === 'name' && d.parts.length === 1 ? d.parts[0].toLowerCase() : null;
+    return d ? (wordOf(d)?.toLowerCase() ?? null) : null;
   }
 
   /** The members of a typed element whose value must be an object, or null (reported). */
   private elementMembers(el: Element, caseInsensitive: boolean): Map<string, Pair> | null {
     const v = this.object(el.value!);
     if (!v) {
-      this.diags.error(el.value!.loc, `${el.name} must be an object`);
+      this.diags.error(el.value!, `${el.name} must be an object`);
       return null;
     }
     return this.members(v, caseInsensitive, el.name);
@@ -98,25 +98,25 @@ export class ElementChecker {
     return d && d.kind === 'object' ? d : null;
   }
 
-  private fnList(v: Value, what: string): Array<{ name: string; loc: SrcLoc }> {
+  private fnList(v: Value, what: string): Array<{ name: string; loc: Span }> {
     const items = v.kind === 'list' ? v.items : [v];
-    const out: Array<{ name: string; loc: SrcLoc }> = [];
+    const out: Array<{ name: string; loc: Span }> = [];
     for (const it of items) {
-      if (it.kind !== 'name' || it.parts.length !== 1) {
-        this.diags.error(it.loc, `This is not supported: ${describeValue(it)} (${what} takes a function name or a list of function names)`);
+      if (wordOf(it) === null) {
+        this.diags.error(it, `This is not supported: ${describeValue(it)} (${what} takes a function name or a list of function names)`);
         continue;
       }
-      const name = it.parts[0];
+      const name = wordOf(it)!;
       if (!this.functions.has(name)) {
-        this.diags.error(it.loc, `No function with the name ${name} exists`, didYouMean(name, this.functions.keys()));
+        this.diags.error(it, `No function with the name ${name} exists`, didYouMean(name, this.functions.keys()));
         continue;
       }
-      out.push({ name, loc: it.loc });
+      out.push({ name, loc: it });
     }
     return out;
   }
 
-  private pushCheck(fns: Array<{ name: string; loc: SrcLoc }>, chain: 'iface' | 'forward'): string[] {
+  private pushCheck(fns: Array<{ name: string; loc: Span }>, chain: 'iface' | 'forward'): string[] {
     const out: string[] = [];
     for (const { name, loc } of fns) {
       const fn = this.functions.get(name)!;
@@ -136,22 +136,22 @@ export class ElementChecker {
 
   // ---- Iface
 
-  iface(el: Element, seenIndex: Map<string, SrcLoc>): IfaceModel | null {
+  iface(el: Element, seenIndex: Map<string, Span>): IfaceModel | null {
     let v = el.value!;
     const d = this.res.deref(v);
     if (d) v = d;
     let m: Map<string, Pair>;
-    let configWord: { word: string; loc: SrcLoc } | null = null;
+    let configWord: { word: string; loc: Span } | null = null;
     if (v.kind === 'object') m = this.members(v, true, el.name);
-    else if (v.kind === 'name' && v.parts.length === 1) {
+    else if (wordOf(v) !== null) {
       m = new Map();
-      configWord = { word: v.parts[0].toLowerCase(), loc: v.loc };
+      configWord = { word: wordOf(v)!.toLowerCase(), loc: v };
     } else {
-      this.diags.error(v.loc, 'An Iface has to contain key value pairs, or be set to a configuration type (dhcp, dhcp-with-fallback, static)');
+      this.diags.error(v, 'An Iface has to contain key value pairs, or be set to a configuration type (dhcp, dhcp-with-fallback, static)');
       return null;
     }
     for (const [k, p] of m) {
-      if (!IFACE_KEYS.includes(k)) this.diags.error(p.keyLoc, `Invalid Iface member ${p.key}`, didYouMean(k, IFACE_KEYS));
+      if (!IFACE_KEYS.includes(k)) this.diags.error(keySpan(p), `Invalid Iface member ${p.key}`, didYouMean(k, IFACE_KEYS));
     }
     const model: IfaceModel = {
       name: el.name, index: 0, vlan: null, config: 'static', address: null, netmask: null, gateway: null, dns: null,
@@ -164,7 +164,7 @@ export class ElementChecker {
       const w = this.word(cfg.value);
       if (w && (CONFIGS as readonly string[]).includes(w)) model.config = w as IfaceModel['config'];
       else {
-        this.diags.error(cfg.value.loc, `Invalid config value ${describeValue(cfg.value)}`, didYouMean(w ?? '', CONFIGS));
+        this.diags.error(cfg.value, `Invalid config value ${describeValue(cfg.value)}`, didYouMean(w ?? '', CONFIGS));
         ok = false;
       }
     } else if (configWord) {
@@ -184,7 +184,7 @@ export class ElementChecker {
         const mac = d2.value.trim().toLowerCase();
         if (/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac)) model.index = { mac };
         else {
-          this.diags.error(index.value.loc, `Invalid index value ${describeValue(d2)}: expected a link number or a MAC address "aa:bb:cc:dd:ee:ff"`);
+          this.diags.error(index.value, `Invalid index value ${describeValue(d2)}: expected a link number or a MAC address "aa:bb:cc:dd:ee:ff"`);
           ok = false;
         }
       } else {
@@ -216,7 +216,7 @@ export class ElementChecker {
       const p = m.get(key);
       if (!p) continue;
       if (model.vlan !== null) {
-        this.diags.error(p.keyLoc, 'The members send_queue_limit and buffer_limit can not be set on an Iface that is a vlan');
+        this.diags.error(keySpan(p), 'The members send_queue_limit and buffer_limit can not be set on an Iface that is a vlan');
         ok = false;
         continue;
       }
@@ -233,7 +233,7 @@ export class ElementChecker {
       if (model.config === 'dhcp') {
         const given = (['address', 'netmask', 'gateway', 'dns'] as const).filter((k) => m.has(k));
         if (given.length) {
-          this.diags.error(m.get(given[0])!.keyLoc, 'An Iface with config set to dhcp should not specify address, netmask, gateway or dns');
+          this.diags.error(keySpan(m.get(given[0])!), 'An Iface with config set to dhcp should not specify address, netmask, gateway or dns');
           ok = false;
         }
       } else if (!m.has('address') || !m.has('netmask')) {
@@ -247,16 +247,16 @@ export class ElementChecker {
       ok = false;
     } else if (model.config === 'static' && m.has('address') !== m.has('netmask')) {
       const has = m.has('address') ? 'address' : 'netmask';
-      this.diags.error(m.get(has)!.keyLoc, `Iface ${el.name} has ${has === 'address' ? 'an address but no netmask' : 'a netmask but no address'}`,
+      this.diags.error(keySpan(m.get(has)!), `Iface ${el.name} has ${has === 'address' ? 'an address but no netmask' : 'a netmask but no address'}`,
         `set ${has === 'address' ? 'netmask' : 'address'} too (the reference generated code that could not compile)`);
       ok = false;
     }
     if (index && ok && model.vlan === null) {
       const key = typeof model.index === 'number' ? String(model.index) : `mac ${model.index.mac}`;
       if (seenIndex.has(key)) {
-        this.diags.error(index.value.loc, `Another Iface has been defined with index ${typeof model.index === 'number' ? model.index : JSON.stringify(model.index.mac)}`);
+        this.diags.error(index.value, `Another Iface has been defined with index ${typeof model.index === 'number' ? model.index : JSON.stringify(model.index.mac)}`);
         ok = false;
-      } else seenIndex.set(key, index.value.loc);
+      } else seenIndex.set(key, index.value);
     }
     this.ifaceVlan.set(el.name, model.vlan !== null);
     return ok ? model : null;
@@ -269,14 +269,14 @@ export class ElementChecker {
     if (!v) return null;
     const model: GatewayModel = { name: el.name, routes: [], forward: [], sendTimeExceeded: true, loc: this.diags.loc(el.nameLoc) };
     let ok = true;
-    const routeValues: Array<{ name: string | null; value: Value; loc: SrcLoc }> = [];
+    const routeValues: Array<{ name: string | null; value: Value; loc: Span }> = [];
     if (v.kind === 'list') {
       for (const it of v.items) {
         const o = this.object(it);
         if (!o) {
-          this.diags.error(it.loc, 'A Gateway that constitutes a list must be a list of objects (containing key value pairs)');
+          this.diags.error(it, 'A Gateway that constitutes a list must be a list of objects (containing key value pairs)');
           ok = false;
-        } else routeValues.push({ name: null, value: o, loc: it.loc });
+        } else routeValues.push({ name: null, value: o, loc: it });
       }
     } else if (v.kind === 'object') {
       const m = this.members(v, true, el.name);
@@ -290,14 +290,14 @@ export class ElementChecker {
         } else {
           const o = this.object(p.value);
           if (!o) {
-            this.diags.error(p.keyLoc, `Invalid Gateway member ${p.key}`,
+            this.diags.error(keySpan(p), `Invalid Gateway member ${p.key}`,
               didYouMean(k, ['send_time_exceeded', 'forward']) ?? 'a route must be an object { net, netmask, iface, ... }');
             ok = false;
-          } else routeValues.push({ name: k, value: o, loc: p.keyLoc });
+          } else routeValues.push({ name: k, value: o, loc: keySpan(p) });
         }
       }
     } else {
-      this.diags.error(v.loc, 'A Gateway must contain key value pairs (in which each pair\'s value is an object), or it must contain a list of objects');
+      this.diags.error(v, 'A Gateway must contain key value pairs (in which each pair\'s value is an object), or it must contain a list of objects');
       return null;
     }
     let vlanKind: boolean | null = null;
@@ -324,12 +324,12 @@ export class ElementChecker {
     return ok ? model : null;
   }
 
-  private route(name: string | null, o: Value & { kind: 'object' }, loc: SrcLoc, ifaces: Map<string, Element>): RouteModel | null {
+  private route(name: string | null, o: Value & { kind: 'object' }, loc: Span, ifaces: Map<string, Element>): RouteModel | null {
     const m = this.members(o, true, name ?? 'route');
     let ok = true;
     for (const [k, p] of m) {
       if (!ROUTE_KEYS.includes(k)) {
-        this.diags.error(p.keyLoc, `${p.key} is not a valid Gateway route member. Valid members are: ${ROUTE_KEYS.join(', ')}`, didYouMean(k, ROUTE_KEYS));
+        this.diags.error(keySpan(p), `${p.key} is not a valid Gateway route member. Valid members are: ${ROUTE_KEYS.join(', ')}`, didYouMean(k, ROUTE_KEYS));
         ok = false;
       }
     }
@@ -341,19 +341,20 @@ export class ElementChecker {
       return null;
     }
     if (m.has('net') && m.has('host')) {
-      this.diags.error(m.get('host')!.keyLoc, 'A Gateway route must not specify both net and host');
+      this.diags.error(keySpan(m.get('host')!), 'A Gateway route must not specify both net and host');
       ok = false;
     }
     let iface = '';
     const iv = ifaceP.value;
-    if (iv.kind === 'name' && iv.parts.length === 1) {
-      if (ifaces.has(iv.parts[0])) iface = iv.parts[0];
+    const ivName = wordOf(iv);
+    if (ivName !== null) {
+      if (ifaces.has(ivName)) iface = ivName;
       else {
-        this.diags.error(iv.loc, `No Iface with the name ${iv.parts[0]} exists`, didYouMean(iv.parts[0], ifaces.keys()));
+        this.diags.error(iv, `No Iface with the name ${ivName} exists`, didYouMean(ivName, ifaces.keys()));
         ok = false;
       }
     } else {
-      this.diags.error(iv.loc, `Gateway route member iface contains an invalid value (${describeValue(iv)})`);
+      this.diags.error(iv, `Gateway route member iface contains an invalid value (${describeValue(iv)})`);
       ok = false;
     }
     const net = this.addr(dest.value, `Gateway route member ${m.has('net') ? 'net' : 'host'}`);
@@ -365,7 +366,7 @@ export class ElementChecker {
     if (net === null || mask === null || nexthop === null || cost === null || !ok) return null;
     const prefix = maskPrefix(mask);
     if (prefix < 0) {
-      this.diags.error(maskP.value.loc, `Netmask ${numberToIp(mask)} is not contiguous (a route needs a prefix mask such as 255.255.255.0)`);
+      this.diags.error(maskP.value, `Netmask ${numberToIp(mask)} is not contiguous (a route needs a prefix mask such as 255.255.255.0)`);
       return null;
     }
     if (iface) this.ifaceUsers.add(iface);
@@ -397,25 +398,25 @@ export class ElementChecker {
         case 'timeout': {
           const t = this.object(p.value);
           if (!t) {
-            this.diags.error(p.value.loc, 'Invalid timeout value of Conntrack (needs to be an object)');
+            this.diags.error(p.value, 'Invalid timeout value of Conntrack (needs to be an object)');
             ok = false;
             break;
           }
           for (const [sk, sp] of this.members(t, false, `${el.name}.timeout`)) {
             if (!(CT_STATES as readonly string[]).includes(sk)) {
-              this.diags.error(sp.keyLoc, `Invalid Conntrack member ${sp.key} in ${el.name}.timeout`, didYouMean(sk, CT_STATES));
+              this.diags.error(keySpan(sp), `Invalid Conntrack member ${sp.key} in ${el.name}.timeout`, didYouMean(sk, CT_STATES));
               ok = false;
               continue;
             }
             const so = this.object(sp.value);
             if (!so) {
-              this.diags.error(sp.value.loc, `Invalid ${sk} value of Conntrack (needs to be an object)`);
+              this.diags.error(sp.value, `Invalid ${sk} value of Conntrack (needs to be an object)`);
               ok = false;
               continue;
             }
             for (const [pk, pp] of this.members(so, false, `${el.name}.timeout.${sk}`)) {
               if (!(CT_PROTOS as readonly string[]).includes(pk)) {
-                this.diags.error(pp.keyLoc, `Invalid Conntrack member ${pp.key} in ${el.name}.timeout.${sk}`, didYouMean(pk, CT_PROTOS));
+                this.diags.error(keySpan(pp), `Invalid Conntrack member ${pp.key} in ${el.name}.timeout.${sk}`, didYouMean(pk, CT_PROTOS));
                 ok = false;
                 continue;
               }
@@ -427,7 +428,7 @@ export class ElementChecker {
           break;
         }
         default:
-          this.diags.error(p.keyLoc, `Invalid Conntrack member ${p.key}`, didYouMean(k, CT_KEYS));
+          this.diags.error(keySpan(p), `Invalid Conntrack member ${p.key}`, didYouMean(k, CT_KEYS));
           ok = false;
       }
     }
@@ -442,7 +443,7 @@ export class ElementChecker {
     let ok = true;
     for (const [k, p] of m) {
       if (k !== 'address' && k !== 'port') {
-        this.diags.error(p.keyLoc, `Invalid Syslog member ${p.key}`, didYouMean(k, ['address', 'port']));
+        this.diags.error(keySpan(p), `Invalid Syslog member ${p.key}`, didYouMean(k, ['address', 'port']));
         ok = false;
       }
     }
@@ -472,26 +473,26 @@ export class ElementChecker {
         if (r.t === 'err') ok = false;
         else if (r.t === 'num' && r.k === 'int' && r.v > 0) interval = r.v;
         else {
-          this.diags.error(p.value.loc, `Invalid interval value (${describeValue(p.value)}). It needs to resolve to a positive number (number of seconds)`);
+          this.diags.error(p.value, `Invalid interval value (${describeValue(p.value)}). It needs to resolve to a positive number (number of seconds)`);
           ok = false;
         }
       } else if (k === 'data') {
         const d = this.res.deref(p.value);
         if (!d || d.kind !== 'list') {
-          this.diags.error(p.value.loc, `Invalid data value. It needs to be a list containing one or more of these values: ${TIMER_DATA.join(', ')}`);
+          this.diags.error(p.value, `Invalid data value. It needs to be a list containing one or more of these values: ${TIMER_DATA.join(', ')}`);
           ok = false;
           continue;
         }
         for (const it of d.items) {
-          const w = it.kind === 'name' && it.parts.length === 1 ? it.parts[0].toLowerCase() : null;
+          const w = wordOf(it)?.toLowerCase() ?? null;
           if (w && TIMER_DATA.includes(w)) data.push(w);
           else {
-            this.diags.error(it.loc, `Invalid data value (${describeValue(it)}). Valid values are: ${TIMER_DATA.join(', ')}`, didYouMean(w ?? '', TIMER_DATA));
+            this.diags.error(it, `Invalid data value (${describeValue(it)}). Valid values are: ${TIMER_DATA.join(', ')}`, didYouMean(w ?? '', TIMER_DATA));
             ok = false;
           }
         }
       } else {
-        this.diags.error(p.keyLoc, `Invalid Timer member ${p.key}`, didYouMean(k, ['interval', 'data']));
+        this.diags.error(keySpan(p), `Invalid Timer member ${p.key}`, didYouMean(k, ['interval', 'data']));
         ok = false;
       }
     }
@@ -510,7 +511,7 @@ export class ElementChecker {
     let ok = true;
     for (const [k, p] of m) {
       if (!['layer', 'clients', 'servers'].includes(k)) {
-        this.diags.error(p.keyLoc, `Invalid Load_balancer member ${p.key}`, didYouMean(k, ['layer', 'clients', 'servers']));
+        this.diags.error(keySpan(p), `Invalid Load_balancer member ${p.key}`, didYouMean(k, ['layer', 'clients', 'servers']));
         ok = false;
       }
     }
@@ -522,7 +523,7 @@ export class ElementChecker {
     const layer = m.get('layer');
     if (!layer) missing('layer');
     else if (this.word(layer.value) !== 'tcp') {
-      this.diags.error(layer.value.loc, `Invalid layer value (${describeValue(layer.value)})`, "the only layer is 'tcp'");
+      this.diags.error(layer.value, `Invalid layer value (${describeValue(layer.value)})`, "the only layer is 'tcp'");
       ok = false;
     }
     const part = (key: 'clients' | 'servers', allowed: string[]): Map<string, Pair> | null => {
@@ -530,14 +531,14 @@ export class ElementChecker {
       if (!p) return missing(key);
       const o = this.object(p.value);
       if (!o) {
-        this.diags.error(p.value.loc, `Invalid ${key} value. It needs to be an object containing ${allowed.join(', ')}`);
+        this.diags.error(p.value, `Invalid ${key} value. It needs to be an object containing ${allowed.join(', ')}`);
         ok = false;
         return null;
       }
       const mm = this.members(o, true, `${el.name}.${key}`);
       for (const [k, pp] of mm) {
         if (!allowed.includes(k)) {
-          this.diags.error(pp.keyLoc, `Invalid Load_balancer member ${pp.key} in ${el.name}.${key}`, didYouMean(k, allowed));
+          this.diags.error(keySpan(pp), `Invalid Load_balancer member ${pp.key} in ${el.name}.${key}`, didYouMean(k, allowed));
           ok = false;
         }
       }
@@ -546,9 +547,9 @@ export class ElementChecker {
     const ifaceOf = (mm: Map<string, Pair>, key: string): string => {
       const p = mm.get('iface');
       if (!p) return missing(`${key}.iface`) ?? '';
-      const w = p.value.kind === 'name' && p.value.parts.length === 1 ? p.value.parts[0] : null;
+      const w = wordOf(p.value);
       if (!w || !ifaces.has(w)) {
-        this.diags.error(p.value.loc, `Load_balancer member iface contains an invalid value (${describeValue(p.value)})`,
+        this.diags.error(p.value, `Load_balancer member iface contains an invalid value (${describeValue(p.value)})`,
           w ? didYouMean(w, ifaces.keys()) : undefined);
         ok = false;
         return '';
@@ -579,7 +580,7 @@ export class ElementChecker {
       const alg = sv.get('algorithm');
       if (!alg) missing('servers.algorithm');
       else if (this.word(alg.value) !== 'round_robin') {
-        this.diags.error(alg.value.loc, `Invalid algorithm ${describeValue(alg.value)}`, "the only algorithm is 'round_robin'");
+        this.diags.error(alg.value, `Invalid algorithm ${describeValue(alg.value)}`, "the only algorithm is 'round_robin'");
         ok = false;
       }
       const pool = sv.get('pool');
@@ -587,27 +588,27 @@ export class ElementChecker {
       else {
         const list = this.res.deref(pool.value);
         if (!list || list.kind !== 'list') {
-          this.diags.error(pool.value.loc, `Invalid pool value ${describeValue(pool.value)}: expected a list of { address, port } objects`);
+          this.diags.error(pool.value, `Invalid pool value ${describeValue(pool.value)}: expected a list of { address, port } objects`);
           ok = false;
         } else {
           list.items.forEach((it, i) => {
             const o = this.object(it);
             if (!o) {
-              this.diags.error(it.loc, `Invalid pool value ${describeValue(it)}: expected an object { address, port }`);
+              this.diags.error(it, `Invalid pool value ${describeValue(it)}: expected an object { address, port }`);
               ok = false;
               return;
             }
             const nm = this.members(o, true, `node ${i}`);
             for (const [k, p] of nm) {
               if (k !== 'address' && k !== 'port') {
-                this.diags.error(p.keyLoc, `Invalid member ${p.key} in node ${i} in servers.pool`, didYouMean(k, ['address', 'port']));
+                this.diags.error(keySpan(p), `Invalid member ${p.key} in node ${i} in servers.pool`, didYouMean(k, ['address', 'port']));
                 ok = false;
               }
             }
             const a = nm.get('address');
             const p = nm.get('port');
             if (!a || !p) {
-              this.diags.error(it.loc, 'An object in a pool needs to specify address, port');
+              this.diags.error(it, 'An object in a pool needs to specify address, port');
               ok = false;
               return;
             }

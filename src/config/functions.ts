@@ -4,11 +4,11 @@
 // Every instantiated statement gets a fresh rule id with its RuleInfo. and/or chains stay n-ary
 // (one Cond with all their terms; parenthesised chains of the same kind are spliced in).
 
-import type { CondNode, FunctionNode, SrcLoc, StmtNode, Value } from '../../grammar/ast.js';
+import type { CondNode, FunctionNode, Span, StmtNode, Value } from '../../grammar/ast.js';
 import {
   SEVERITIES, type Cond, type Field, type FunctionType, type LogArg, type Operand, type RuleInfo, type Stmt, type Subtype,
 } from './model.js';
-import { didYouMean, type Diagnostics } from './diagnostics.js';
+import { didYouMean, tok, type Diagnostics } from './diagnostics.js';
 import { describeValue, type Resolver, type RVal, type ValueCtx } from './values.js';
 
 export const SUBTYPES: Record<string, Subtype> = { ip: 'ip', tcp: 'tcp', udp: 'udp', icmp: 'icmp' };
@@ -29,15 +29,19 @@ const NESTABLE: Record<Subtype, Subtype[]> = {
 
 const MAX_RULES = 2_000_000;
 
+/** Fields compared with port numbers: every constant they meet must be one. */
+const PORT_FIELDS: ReadonlySet<Field> = new Set<Field>(['tcp.sport', 'tcp.dport', 'udp.sport', 'udp.dport']);
+const isPort = (v: number): boolean => Number.isInteger(v) && v >= 0 && v <= 65535;
+
 /** A checked statement, before rule ids are assigned. */
 export type Tmpl =
-  | { k: 'if'; cond: Cond; then: Tmpl[]; else: Tmpl[] | null; loc: SrcLoc; text: string }
-  | { k: 'accept' | 'drop'; loc: SrcLoc; text: string }
-  | { k: 'log'; args: LogArg[]; loc: SrcLoc; text: string }
-  | { k: 'syslog'; severity: number; args: LogArg[]; loc: SrcLoc; text: string }
-  | { k: 'dnat' | 'snat'; addr: number | null; port: number | null; loc: SrcLoc; text: string }
-  | { k: 'block'; subtype: Subtype; body: Tmpl[]; loc: SrcLoc; text: string }
-  | { k: 'call'; name: string; loc: SrcLoc; text: string };
+  | { k: 'if'; cond: Cond; then: Tmpl[]; else: Tmpl[] | null; loc: Span; text: string }
+  | { k: 'accept' | 'drop'; loc: Span; text: string }
+  | { k: 'log'; args: LogArg[]; loc: Span; text: string }
+  | { k: 'syslog'; severity: number; args: LogArg[]; loc: Span; text: string }
+  | { k: 'dnat' | 'snat'; addr: number | null; port: number | null; loc: Span; text: string }
+  | { k: 'block'; subtype: Subtype; body: Tmpl[]; loc: Span; text: string }
+  | { k: 'call'; name: string; loc: Span; text: string };
 
 export interface CheckedFunction {
   name: string;
@@ -46,7 +50,7 @@ export interface CheckedFunction {
   node: FunctionNode;
   body: Tmpl[];
   /** Calls made anywhere in the body (callee name, call site). */
-  calls: Array<{ name: string; loc: SrcLoc }>;
+  calls: Array<{ name: string; loc: Span }>;
   /** Last body statement is literally `accept` or `drop` (the reference's textual check). */
   endsInVerdict: boolean;
 }
@@ -77,32 +81,32 @@ export class FunctionChecker {
   ) {}
 
   /** Source text of a rule on one line, whitespace runs collapsed, at most 80 characters. */
-  private src(loc: SrcLoc, length = loc.length): string {
+  private src(from: number, to: number): string {
     const t = this.text;
-    const end = Math.min(t.length, loc.offset + length);
+    const end = Math.min(t.length, to);
     // Common case: printable ASCII separated by single spaces, maybe followed by whitespace,
     // at most 80 characters: the result is a plain slice of the source.
-    let last = loc.offset - 1;
+    let last = from - 1;
     let gap = 0;
     let plain = true;
-    for (let i = loc.offset; i < end; i++) {
+    for (let i = from; i < end; i++) {
       const c = t.charCodeAt(i);
       if (c === 32 || c === 9 || c === 10 || c === 13) {
         gap = c === 32 && gap === 0 ? 1 : 2;
         continue;
       }
-      if (c < 33 || c > 126 || (gap !== 0 && (gap !== 1 || last < loc.offset)) || i - loc.offset >= 80) {
+      if (c < 33 || c > 126 || (gap !== 0 && (gap !== 1 || last < from)) || i - from >= 80) {
         plain = false;
         break;
       }
       gap = 0;
       last = i;
     }
-    if (plain) return t.slice(loc.offset, last + 1);
+    if (plain) return t.slice(from, last + 1);
     let out = '';
-    let runStart = loc.offset;
+    let runStart = from;
     let space = false;
-    for (let i = loc.offset; i < end; i++) {
+    for (let i = from; i < end; i++) {
       const c = t.charCodeAt(i);
       const ws = c === 32 || c === 9 || c === 10 || c === 13;
       if (ws && !space) {
@@ -140,7 +144,7 @@ export class FunctionChecker {
     for (let i = 0; i < stmts.length; i++) {
       const s = stmts[i];
       if (final) {
-        this.diags.warn(s.loc, `This statement can never run: it follows an unconditional '${final}'`);
+        this.diags.warn(s, `This statement can never run: it follows an unconditional '${final}'`);
         final = '';
       }
       const t = this.stmt(s, ctx);
@@ -158,7 +162,7 @@ export class FunctionChecker {
         const then = this.body(s.then, ctx);
         const els = s.else ? this.body(s.else, ctx) : null;
         if (!cond) return null;
-        return { k: 'if', cond, then, else: els, loc: s.loc, text: this.src(s.loc, s.headLength) };
+        return { k: 'if', cond, then, else: els, loc: s, text: this.src(s.at, s.headEnd) };
       }
       case 'function': return this.nested(s, ctx);
       case 'action': return this.action(s, ctx);
@@ -169,123 +173,123 @@ export class FunctionChecker {
     const type = s.type.toLowerCase();
     const sub = SUBTYPES[s.subtype.toLowerCase()];
     if (type !== 'filter' && type !== 'nat') {
-      this.diags.error(s.typeLoc, type === 'rewrite' ? 'Rewrite functions are not supported'
+      this.diags.error(tok(s.typeAt, s.type.length), type === 'rewrite' ? 'Rewrite functions are not supported'
         : `Undefined function type ${s.type}`, didYouMean(s.type, ['Filter', 'Nat']));
       return null;
     }
     if (type !== ctx.type) {
-      this.diags.error(s.typeLoc, `You cannot create a function of type ${TYPE_TITLE[type]} inside a function of type ${TYPE_TITLE[ctx.type]}`);
+      this.diags.error(tok(s.typeAt, s.type.length), `You cannot create a function of type ${TYPE_TITLE[type]} inside a function of type ${TYPE_TITLE[ctx.type]}`);
       return null;
     }
     if (!sub) {
-      this.diags.error(s.subtypeLoc, `Unknown subtype ${s.subtype}. Valid subtypes are IP, TCP, UDP, ICMP`,
+      this.diags.error(tok(s.subtypeAt, s.subtype.length), `Unknown subtype ${s.subtype}. Valid subtypes are IP, TCP, UDP, ICMP`,
         didYouMean(s.subtype, ['IP', 'TCP', 'UDP', 'ICMP']));
       return null;
     }
     if (!NESTABLE[ctx.sub].includes(sub)) {
-      this.diags.error(s.subtypeLoc, `You cannot create a function of subtype ${sub.toUpperCase()} inside a function of subtype ${ctx.sub.toUpperCase()}`);
+      this.diags.error(tok(s.subtypeAt, s.subtype.length), `You cannot create a function of subtype ${sub.toUpperCase()} inside a function of subtype ${ctx.sub.toUpperCase()}`);
       return null;
     }
     const inner: Ctx = { ...ctx, sub, allowed: namespaces(sub, ctx.allowed), subtype: sub.toUpperCase() };
     const body = this.body(s.body, inner);
-    const headEnd = this.text.indexOf('{', s.loc.offset);
-    return { k: 'block', subtype: sub, body, loc: s.loc, text: this.src(s.loc, headEnd > 0 ? headEnd - s.loc.offset : s.loc.length) };
+    return { k: 'block', subtype: sub, body, loc: s, text: this.src(s.at, s.bodyAt) };
   }
 
   private action(s: StmtNode & { kind: 'action' }, ctx: Ctx): Tmpl | null {
     const word = s.name.toLowerCase();
-    const text = this.src(s.loc);
+    const text = this.src(s.at, s.end);
+    const nameLoc = tok(s.at, s.name.length);
     const args = s.args ?? [];
     if (ALL_ACTIONS.has(word)) {
       if (!ACTIONS[ctx.type].includes(word)) {
-        this.diags.error(s.nameLoc, `Error transpiling action ${s.name}: Legal actions for a function of type ${TYPE_TITLE[ctx.type]} are: ${ACTIONS[ctx.type].join(', ')}`);
+        this.diags.error(nameLoc, `Error transpiling action ${s.name}: Legal actions for a function of type ${TYPE_TITLE[ctx.type]} are: ${ACTIONS[ctx.type].join(', ')}`);
         return null;
       }
       switch (word) {
         case 'accept': case 'drop':
           if (args.length > 0) {
-            this.diags.error(args[0].loc, `${word === 'accept' ? 'An accept' : 'A drop'} action takes no parameters`);
+            this.diags.error(args[0], `${word === 'accept' ? 'An accept' : 'A drop'} action takes no parameters`);
             return null;
           }
-          return { k: word, loc: s.loc, text };
+          return { k: word, loc: s, text };
         case 'log': {
           const la = this.logArgs(args, ctx);
-          return la ? { k: 'log', args: la, loc: s.loc, text } : null;
+          return la ? { k: 'log', args: la, loc: s, text } : null;
         }
         case 'syslog': {
           if (args.length < 2) {
-            this.diags.error(s.loc, 'Too few arguments (syslog takes at least 2)');
+            this.diags.error(s, 'Too few arguments (syslog takes at least 2)');
             return null;
           }
           const sev = args[0];
-          const sevIdx = sev.kind === 'name' && sev.parts.length === 1
-            ? (SEVERITIES as readonly string[]).indexOf(sev.parts[0].toLowerCase()) : -1;
+          const sevIdx = sev.kind === 'name' && !sev.name.includes('.')
+            ? (SEVERITIES as readonly string[]).indexOf(sev.name.toLowerCase()) : -1;
           if (sevIdx < 0) {
-            this.diags.error(sev.loc, `Invalid syslog severity level. Valid severity levels are ${SEVERITIES.join(', ')}`,
-              sev.kind === 'name' ? didYouMean(sev.parts[0], SEVERITIES) : undefined);
+            this.diags.error(sev, `Invalid syslog severity level. Valid severity levels are ${SEVERITIES.join(', ')}`,
+              sev.kind === 'name' ? didYouMean(sev.name, SEVERITIES) : undefined);
             return null;
           }
           const la = this.logArgs(args.slice(1), ctx);
-          return la ? { k: 'syslog', severity: sevIdx, args: la, loc: s.loc, text } : null;
+          return la ? { k: 'syslog', severity: sevIdx, args: la, loc: s, text } : null;
         }
         default: return this.nat(word as 'dnat' | 'snat', s, args, ctx, text);
       }
     }
     const sig = this.signatures.get(s.name);
     if (!sig) {
-      this.diags.error(s.nameLoc, `Couldn't identify action or function name ${s.name}`,
+      this.diags.error(nameLoc, `Couldn't identify action or function name ${s.name}`,
         didYouMean(s.name, [...ACTIONS[ctx.type], ...this.signatures.keys()]));
       return null;
     }
     if (args.length > 0) {
-      this.diags.error(args[0].loc, 'A function call takes no parameters');
+      this.diags.error(args[0], 'A function call takes no parameters');
       return null;
     }
     if (sig.type !== ctx.type) {
-      this.diags.error(s.nameLoc, `Error transpiling call to ${s.name}: A function of type ${TYPE_TITLE[ctx.type]} can only call functions of the same type`);
+      this.diags.error(nameLoc, `Error transpiling call to ${s.name}: A function of type ${TYPE_TITLE[ctx.type]} can only call functions of the same type`);
       return null;
     }
     if (!NESTABLE[ctx.sub].includes(sig.subtype)) {
-      this.diags.error(s.nameLoc, `Cannot call a function of subtype ${sig.subtype.toUpperCase()} inside a function of subtype ${ctx.sub.toUpperCase()}`);
+      this.diags.error(nameLoc, `Cannot call a function of subtype ${sig.subtype.toUpperCase()} inside a function of subtype ${ctx.sub.toUpperCase()}`);
       return null;
     }
-    ctx.fn.calls.push({ name: s.name, loc: s.nameLoc });
-    return { k: 'call', name: s.name, loc: s.loc, text };
+    ctx.fn.calls.push({ name: s.name, loc: nameLoc });
+    return { k: 'call', name: s.name, loc: s, text };
   }
 
   private nat(word: 'dnat' | 'snat', s: StmtNode & { kind: 'action' }, args: Value[], ctx: Ctx, text: string): Tmpl | null {
     if (args.length === 0) {
-      this.diags.error(s.loc, `No arguments provided to ${word}`);
+      this.diags.error(s, `No arguments provided to ${word}`);
       return null;
     }
-    if (args.length > 2) this.diags.warn(args[2].loc, `${word} uses at most two arguments (address, port); the rest are ignored`);
+    if (args.length > 2) this.diags.warn(args[2], `${word} uses at most two arguments (address, port); the rest are ignored`);
     const vals = args.slice(0, 2).map((a) => this.res.resolve(a, ctx));
     if (vals.some((v) => v.t === 'err')) return null;
     let addr: number | null = null;
     let port: number | null = null;
-    const isPort = (v: RVal): v is RVal & { t: 'num' } => v.t === 'num' && (v.k === 'int' || v.k === 'word') && Number.isInteger(v.v) && v.v >= 0 && v.v <= 65535;
+    const natPort = (v: RVal): v is RVal & { t: 'num' } => v.t === 'num' && (v.k === 'int' || v.k === 'word') && isPort(v.v);
     const first = vals[0];
     if (vals.length === 1) {
       if (first.t === 'num' && first.k === 'addr') addr = first.v;
-      else if (isPort(first)) port = first.v;
+      else if (natPort(first)) port = first.v;
       else {
-        this.diags.error(args[0].loc, `Invalid ${word} argument ${describeValue(args[0])}: expected an IPv4 address or a port number`);
+        this.diags.error(args[0], `Invalid ${word} argument ${describeValue(args[0])}: expected an IPv4 address or a port number`);
         return null;
       }
     } else {
       const second = vals[1];
       if (!(first.t === 'num' && first.k === 'addr')) {
-        this.diags.error(args[0].loc, `Invalid ${word} address ${describeValue(args[0])}: expected an IPv4 address`);
+        this.diags.error(args[0], `Invalid ${word} address ${describeValue(args[0])}: expected an IPv4 address`);
         return null;
       }
-      if (!isPort(second)) {
-        this.diags.error(args[1].loc, `Invalid ${word} port ${describeValue(args[1])}: expected a port number (0-65535)`);
+      if (!natPort(second)) {
+        this.diags.error(args[1], `Invalid ${word} port ${describeValue(args[1])}: expected a port number (0-65535)`);
         return null;
       }
       addr = first.v;
       port = second.v;
     }
-    return { k: word, addr, port, loc: s.loc, text };
+    return { k: word, addr, port, loc: s, text };
   }
 
   private logArgs(args: Value[], ctx: Ctx): LogArg[] | null {
@@ -299,7 +303,7 @@ export class FunctionChecker {
       const r = this.res.resolve(a, ctx);
       if (r.t === 'field') out.push({ kind: 'field', field: r.f });
       else {
-        if (r.t !== 'err') this.diags.error(a.loc, 'This value can not be printed', 'log and syslog print strings and packet properties');
+        if (r.t !== 'err') this.diags.error(a, 'This value can not be printed', 'log and syslog print strings and packet properties');
         ok = false;
       }
     }
@@ -327,14 +331,14 @@ export class FunctionChecker {
       }
       case 'value': {
         const r = this.res.resolve(c.value, ctx);
-        const loc = this.res.diags.loc(c.loc);
+        const loc = this.res.diags.loc(c);
         switch (r.t) {
           case 'err': return null;
           case 'bool': return { kind: 'const', value: r.v, loc };
           case 'num': return { kind: 'const', value: r.v !== 0, loc };
           case 'field': return { kind: 'cmp', op: '!=', left: { kind: 'field', field: r.f }, right: { kind: 'const', value: 0 }, loc };
           default:
-            this.diags.error(c.loc, `${describeValue(c.value)} cannot be used as a condition`);
+            this.diags.error(c, `${describeValue(c.value)} cannot be used as a condition`);
             return null;
         }
       }
@@ -346,26 +350,39 @@ export class FunctionChecker {
     const l = this.res.resolve(c.left, ctx);
     const r = this.res.resolve(c.right, ctx);
     if (l.t === 'err' || r.t === 'err') return null;
-    const loc = this.res.diags.loc(c.loc);
+    const loc = this.res.diags.loc(c);
     if (l.t === 'set') {
-      this.diags.error(c.left.loc, 'The left hand side of a comparison can not resolve to a set of values, e.g. a range, cidr, list or object');
+      this.diags.error(c.left, 'The left hand side of a comparison can not resolve to a set of values, e.g. a range, cidr, list or object');
       return null;
     }
     const left = this.operand(l, c.left);
     if (!left) return null;
     if (c.op === 'in') {
       if (r.t !== 'set') {
-        this.diags.error(c.opLoc, "The 'in' operator can only be used when comparing a property to a range, cidr, list or object");
+        this.diags.error(tok(c.opAt, 2), "The 'in' operator can only be used when comparing a property to a range, cidr, list or object");
         return null;
+      }
+      if (left.kind === 'field' && PORT_FIELDS.has(left.field)) {
+        const bad = r.set.exact.find((v) => !isPort(v)) ?? r.set.ranges.flat().find((v) => !isPort(v));
+        if (bad !== undefined) {
+          this.diags.error(c.right, `${left.field} is a port (0-65535): ${describeValue(c.right)} holds ${bad}`);
+          return null;
+        }
       }
       return { kind: 'in', left, set: r.set, loc };
     }
     if (r.t === 'set') {
-      this.diags.error(c.opLoc, `Invalid operator (${c.op}). Only the 'in' operator is valid when comparing a ${l.t === 'field' ? 'property' : 'value'} to a range, cidr, list or object`);
+      this.diags.error(tok(c.opAt, c.op.length), `Invalid operator (${c.op}). Only the 'in' operator is valid when comparing a ${l.t === 'field' ? 'property' : 'value'} to a range, cidr, list or object`);
       return null;
     }
     const right = this.operand(r, c.right);
     if (!right) return null;
+    for (const [f, v, at] of [[left, right, c.right], [right, left, c.left]] as const) {
+      if (f.kind === 'field' && PORT_FIELDS.has(f.field) && v.kind === 'const' && !isPort(v.value)) {
+        this.diags.error(at, `${f.field} is a port (0-65535): ${describeValue(at)}${at.kind === 'name' ? ` (${v.value})` : ''} is out of range`);
+        return null;
+      }
+    }
     return { kind: 'cmp', op: c.op, left, right, loc };
   }
 
@@ -383,7 +400,7 @@ export class FunctionChecker {
       case 'num': return { kind: 'const', value: r.v };
       case 'bool': return { kind: 'const', value: r.v ? 1 : 0 };
       case 'str':
-        this.diags.error(v.loc, 'A string cannot be used in a comparison');
+        this.diags.error(v, 'A string cannot be used in a comparison');
         return null;
       default: return null;
     }

@@ -185,7 +185,11 @@ export interface Model {
   loadBalancers: LoadBalancerModel[];
   /** Every top-level Filter/Nat function, resolved (including ones only called or unused). */
   functions: Record<string, FunctionDef>;
-  /** Indexed by rule id. */
+  /** Indexed by rule id: every statement of every instantiated function (inlined calls again). */
   rules: RuleInfo[];
+  /** Rules as the user wrote and counts them (`check`, logs): each run of consecutive actions
+   *  or calls in a body is one rule (`if (c) { log(..) drop }` is one, `accept` is one);
+   *  `if`s and nested blocks count the rules inside them. Each function counts once. */
+  writtenRules: number;
   warnings: Diagnostic[];
 }

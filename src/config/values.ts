@@ -7,20 +7,20 @@
 // names shadow predefined words. Results of names are cached per context class, so a large
 // list referenced by many rules is flattened once.
 
-import type { Pair, SrcLoc, Value, FunctionNode } from '../../grammar/ast.js';
+import type { Pair, Span, Value, FunctionNode } from '../../grammar/ast.js';
 import { CT_ESTABLISHED, CT_INVALID, CT_NEW, CT_RELATED, type Field, type ValueSet } from './model.js';
-import { didYouMean, type Diagnostics } from './diagnostics.js';
+import { didYouMean, tok, type Diagnostics } from './diagnostics.js';
 
 export type NumKind = 'int' | 'dec' | 'addr' | 'word';
 
 export type RVal =
-  | { t: 'num'; v: number; k: NumKind; loc: SrcLoc }
-  | { t: 'set'; set: ValueSet; loc: SrcLoc }
-  | { t: 'bool'; v: boolean; loc: SrcLoc }
-  | { t: 'str'; v: string; loc: SrcLoc }
-  | { t: 'field'; f: Field; loc: SrcLoc }
+  | { t: 'num'; v: number; k: NumKind; loc: Span }
+  | { t: 'set'; set: ValueSet; loc: Span }
+  | { t: 'bool'; v: boolean; loc: Span }
+  | { t: 'str'; v: string; loc: Span }
+  | { t: 'field'; f: Field; loc: Span }
   /** An error was already reported for this value. */
-  | { t: 'err'; loc: SrcLoc };
+  | { t: 'err'; loc: Span };
 
 export interface Element {
   name: string;
@@ -29,8 +29,8 @@ export interface Element {
   kind: 'const' | 'typed' | 'function';
   value: Value | null;
   fn: FunctionNode | null;
-  nameLoc: SrcLoc;
-  loc: SrcLoc;
+  nameLoc: Span;
+  loc: Span;
   /** Keys are matched case-insensitively for Iface, Gateway and Timer. */
   ciKeys: boolean;
 }
@@ -80,10 +80,6 @@ export const PREDEFINED: ReadonlyMap<string, number> = new Map<string, number>([
 /** Words the reference knows but that mean nothing at run time (rejected, Part A3). */
 const DEAD_WORDS = new Set(['iif', 'iifname', 'oif', 'oifname']);
 
-function badBytes(b: readonly number[]): boolean {
-  return b[0] > 255 || b[1] > 255 || b[2] > 255 || b[3] > 255;
-}
-
 export function ipToNumber(bytes: readonly number[]): number {
   return ((bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3]) >>> 0;
 }
@@ -92,16 +88,32 @@ export function numberToIp(n: number): string {
   return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
 }
 
+/** The name of a one-word name value (`eth0`), else null. */
+export function wordOf(v: Value): string | null {
+  return v.kind === 'name' && !v.name.includes('.') ? v.name : null;
+}
+
+/** The span of an object member's key. */
+export function keySpan(p: Pair): Span {
+  return tok(p.keyAt, p.key.length);
+}
+
 export function nameText(parts: readonly string[]): string {
   return parts.join('.');
 }
 
+/** Packet properties by their full name (`ip.saddr`). */
+const FIELD_BY_NAME = new Map<string, Field>();
+for (const ns of Object.keys(PROPERTIES)) for (const [k, f] of Object.entries(PROPERTIES[ns])) FIELD_BY_NAME.set(`${ns}.${k}`, f);
+
 export function describeValue(v: Value): string {
   switch (v.kind) {
-    case 'int': case 'dec': case 'ip': case 'cidr': return v.text;
+    case 'int': case 'dec': return String(v.value);
+    case 'ip': return v.addr < 0 ? 'an invalid address' : numberToIp(v.addr);
+    case 'cidr': return `${describeValue(v.base)}/${v.prefix}`;
     case 'bool': return String(v.value);
     case 'string': return JSON.stringify(v.value);
-    case 'name': return nameText(v.parts);
+    case 'name': return v.name;
     case 'range': return `${describeValue(v.from)}-${describeValue(v.to)}`;
     case 'list': return 'a list';
     case 'object': return 'an object';
@@ -162,10 +174,11 @@ export class Resolver {
   deref(v: Value): Value | null {
     let cur = v;
     for (let hops = 0; cur.kind === 'name'; hops++) {
-      const el = this.elements.get(cur.parts[0]);
+      const parts = cur.name.split('.');
+      const el = this.elements.get(parts[0]);
       if (!el || hops > 64) return cur;
       if (el.kind === 'function') return cur;
-      const target = this.member(el, cur.parts, cur.loc);
+      const target = this.member(el, parts, cur);
       if (!target) return null;
       cur = target;
     }
@@ -173,7 +186,7 @@ export class Resolver {
   }
 
   /** Looks up `el.a.b` inside a user element's value. */
-  member(el: Element, parts: readonly string[], loc: SrcLoc): Value | null {
+  member(el: Element, parts: readonly string[], loc: Span): Value | null {
     let cur: Value | null = el.value;
     for (let i = 1; i < parts.length; i++) {
       if (cur && cur.kind === 'name') cur = this.deref(cur);
@@ -194,42 +207,47 @@ export class Resolver {
 
   resolve(v: Value, ctx: ValueCtx): RVal {
     switch (v.kind) {
-      case 'int': return { t: 'num', v: v.value, k: 'int', loc: v.loc };
-      case 'dec': return { t: 'num', v: v.value, k: 'dec', loc: v.loc };
+      case 'int': return { t: 'num', v: v.value, k: 'int', loc: v };
+      case 'dec': return { t: 'num', v: v.value, k: 'dec', loc: v };
       case 'ip': {
-        if (badBytes(v.bytes)) {
-          this.diags.error(v.loc, `IPv4 addr ${v.text} contains bytes greater than 255`);
-          return { t: 'err', loc: v.loc };
+        if (v.addr < 0) {
+          this.diags.error(v, `IPv4 addr ${this.text(v)} contains bytes greater than 255`);
+          return { t: 'err', loc: v };
         }
-        return { t: 'num', v: ipToNumber(v.bytes), k: 'addr', loc: v.loc };
+        return { t: 'num', v: v.addr, k: 'addr', loc: v };
       }
       case 'cidr': {
-        if (badBytes(v.bytes)) {
-          this.diags.error(v.loc, `IPv4 cidr ${v.text} contains bytes greater than 255`);
-          return { t: 'err', loc: v.loc };
+        const base = v.base;
+        if (base.kind !== 'ip') {
+          this.diags.error(v, `Invalid CIDR ${this.text(v)}: a CIDR needs an IPv4 address before '/'`, 'write a network as 10.0.0.0/8');
+          return { t: 'err', loc: v };
+        }
+        if (base.addr < 0) {
+          this.diags.error(v, `IPv4 cidr ${this.text(v)} contains bytes greater than 255`);
+          return { t: 'err', loc: v };
         }
         if (v.prefix > 32) {
-          this.diags.error(v.loc, `IPv4 cidr mask in ${v.text} is greater than 32`);
-          return { t: 'err', loc: v.loc };
+          this.diags.error(v, `IPv4 cidr mask in ${this.text(v)} is greater than 32`);
+          return { t: 'err', loc: v };
         }
         const mask = v.prefix === 0 ? 0 : (0xffffffff << (32 - v.prefix)) >>> 0;
-        const net = (ipToNumber(v.bytes) & mask) >>> 0;
+        const net = (base.addr & mask) >>> 0;
         const bcast = (net | (~mask >>> 0)) >>> 0;
-        return { t: 'set', set: { exact: [], ranges: [[net, bcast]] }, loc: v.loc };
+        return { t: 'set', set: { exact: [], ranges: [[net, bcast]] }, loc: v };
       }
       case 'range': {
         const a = this.resolve(v.from, ctx);
         const b = this.resolve(v.to, ctx);
-        if (a.t === 'err' || b.t === 'err') return { t: 'err', loc: v.loc };
+        if (a.t === 'err' || b.t === 'err') return { t: 'err', loc: v };
         if (a.t !== 'num' || b.t !== 'num' || a.k !== b.k) {
-          this.diags.error(v.loc, `A range's values need to be of the same type (${describeValue(v)})`);
-          return { t: 'err', loc: v.loc };
+          this.diags.error(v, `A range's values need to be of the same type (${describeValue(v)})`);
+          return { t: 'err', loc: v };
         }
-        if (a.v > b.v) this.diags.warn(v.loc, `Range ${describeValue(v)} is empty: its start is greater than its end`);
-        return { t: 'set', set: { exact: [], ranges: [[a.v, b.v]] }, loc: v.loc };
+        if (a.v > b.v) this.diags.warn(v, `Range ${describeValue(v)} is empty: its start is greater than its end`);
+        return { t: 'set', set: { exact: [], ranges: [[a.v, b.v]] }, loc: v };
       }
-      case 'bool': return { t: 'bool', v: v.value, loc: v.loc };
-      case 'string': return { t: 'str', v: v.value, loc: v.loc };
+      case 'bool': return { t: 'bool', v: v.value, loc: v };
+      case 'string': return { t: 'str', v: v.value, loc: v };
       case 'list': {
         const set: ValueSet = { exact: [], ranges: [] };
         let bad = false;
@@ -237,7 +255,7 @@ export class Resolver {
           const r = this.resolve(item, ctx);
           if (!this.addToSet(set, r)) bad = true;
         }
-        return bad ? { t: 'err', loc: v.loc } : { t: 'set', set, loc: v.loc };
+        return bad ? { t: 'err', loc: v } : { t: 'set', set, loc: v };
       }
       case 'object': {
         const set: ValueSet = { exact: [], ranges: [] };
@@ -246,9 +264,9 @@ export class Resolver {
           const r = this.resolve(p.value, ctx);
           if (!this.addToSet(set, r)) bad = true;
         }
-        return bad ? { t: 'err', loc: v.loc } : { t: 'set', set, loc: v.loc };
+        return bad ? { t: 'err', loc: v } : { t: 'set', set, loc: v };
       }
-      case 'name': return this.resolveName(v.parts, v.loc, ctx);
+      case 'name': return this.resolveName(v.name, v, ctx);
     }
   }
 
@@ -270,14 +288,19 @@ export class Resolver {
     }
   }
 
-  private resolveName(parts: string[], loc: SrcLoc, ctx: ValueCtx): RVal {
-    const el = this.elements.get(parts[0]);
-    if (parts.length === 2 && !el) {
-      const props = PROPERTIES[parts[0]];
-      const f = props === undefined ? undefined : props[parts[1]];
-      if (f !== undefined && FIELD_NS.has(f)) return this.checkField(f, loc, ctx);
+  /** A value's source text, whitespace removed (`10 . 0 . 0 . 300` -> `10.0.0.300`). */
+  private text(v: Value): string {
+    return this.diags.source(v).replace(/\s+/g, '');
+  }
+
+  private resolveName(text: string, loc: Span, ctx: ValueCtx): RVal {
+    const dot = text.indexOf('.');
+    const el = this.elements.get(dot < 0 ? text : text.slice(0, dot));
+    if (!el) {
+      const f = FIELD_BY_NAME.get(text);
+      if (f !== undefined) return this.checkField(f, loc, ctx);
     }
-    const text = nameText(parts);
+    const parts = text.split('.');
     if (el) {
       if (el.kind === 'function') {
         if (parts.length > 1) this.diags.error(loc, `A function (${el.name}) does not have any named attributes`);
@@ -335,7 +358,7 @@ export class Resolver {
     return { t: 'err', loc };
   }
 
-  private checkField(f: Field, loc: SrcLoc, ctx: ValueCtx): RVal {
+  private checkField(f: Field, loc: Span, ctx: ValueCtx): RVal {
     const ns = FIELD_NS.get(f) ?? f.slice(0, f.indexOf('.'));
     if (!ctx.allowed) {
       this.diags.error(loc, `The packet property ${f} can only be used inside a function`);

@@ -1,14 +1,58 @@
-// The control socket of a running router: a Unix stream socket speaking one JSON request per
-// line ({"cmd": "..."}) and answering one JSON line. `nacl-router ctl` is its client.
-// Commands: show (ruleset with live per-rule counters), counters, conntrack (table dump),
-// reload (re-read the file and swap the rules). The socket is removed when the router stops.
-import { createServer, createConnection, type Server } from 'node:net';
+// The control socket of a running router: a Unix stream socket speaking JSON lines. A request
+// is one line ({"cmd": "...", ...}); its answer is any number of progress lines
+// ({"progress": "..."}) and text chunks ({"chunk": "..."}), then one final line
+// ({"ok": true, "result": ...} or {"ok": false, "error": "..."}). Requests on one connection are
+// answered in order. Long work (a reload) sends progress, and a big answer (`show` at 100,000
+// rules) streams in chunks made between packet batches, so the client's timeout is an idle
+// timeout, not a limit on the whole answer. `nacl-router ctl` is the client; the socket is
+// removed when the router stops.
+import { createServer, createConnection, type Server, type Socket } from 'node:net';
 import { existsSync, unlinkSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export const DEFAULT_CTL = '/run/nacl-router/ctl.sock';
 
-export type CtlHandler = (cmd: string, args: Record<string, unknown>) => unknown;
+/** A streamed answer: its chunks are sent as they come, then `result` (if any) ends it. */
+export interface CtlStream {
+  stream: AsyncIterable<string>;
+  result?: unknown;
+}
+
+export type CtlHandler = (cmd: string, args: Record<string, unknown>, progress: (text: string) => void) => unknown;
+
+function isStream(v: unknown): v is CtlStream {
+  return typeof v === 'object' && v !== null && 'stream' in v && typeof (v as CtlStream).stream[Symbol.asyncIterator] === 'function';
+}
+
+function send(sock: Socket, obj: unknown): Promise<void> {
+  if (sock.destroyed) return Promise.resolve();
+  return sock.write(JSON.stringify(obj) + '\n') ? Promise.resolve() : new Promise((r) => {
+    const done = () => { sock.off('drain', done); sock.off('close', done); r(); };
+    sock.on('drain', done);
+    sock.on('close', done);
+  });
+}
+
+async function answer(sock: Socket, line: string, handler: CtlHandler): Promise<void> {
+  let reply: unknown;
+  try {
+    const req = JSON.parse(line) as { cmd?: unknown };
+    if (typeof req.cmd !== 'string') throw new Error('request needs "cmd"');
+    let out = handler(req.cmd, req as Record<string, unknown>, (text) => { void send(sock, { progress: text }); });
+    if (out instanceof Promise) out = await out;
+    if (isStream(out)) {
+      for await (const chunk of out.stream) {
+        if (sock.destroyed) return;
+        await send(sock, { chunk });
+      }
+      out = out.result ?? null;
+    }
+    reply = { ok: true, result: out };
+  } catch (e) {
+    reply = { ok: false, error: (e as Error).message };
+  }
+  await send(sock, reply);
+}
 
 export function serveCtl(path: string, handler: CtlHandler): Server {
   mkdirSync(dirname(path), { recursive: true });
@@ -17,6 +61,7 @@ export function serveCtl(path: string, handler: CtlHandler): Server {
   }
   const server = createServer((sock) => {
     let buf = '';
+    let chain = Promise.resolve();
     sock.setEncoding('utf8');
     sock.on('data', (d: string) => {
       buf += d;
@@ -25,15 +70,7 @@ export function serveCtl(path: string, handler: CtlHandler): Server {
       while ((nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        let reply: unknown;
-        try {
-          const req = JSON.parse(line) as { cmd?: unknown };
-          if (typeof req.cmd !== 'string') throw new Error('request needs "cmd"');
-          reply = { ok: true, result: handler(req.cmd, req as Record<string, unknown>) };
-        } catch (e) {
-          reply = { ok: false, error: (e as Error).message };
-        }
-        sock.write(JSON.stringify(reply) + '\n');
+        chain = chain.then(() => answer(sock, line, handler));
       }
     });
     sock.on('error', () => { /* client went away */ });
@@ -47,25 +84,54 @@ export function closeCtl(server: Server, path: string): void {
   try { unlinkSync(path); } catch { /* gone */ }
 }
 
-/** Send one request and return the result (throws on error answers). */
-export function ctlRequest(path: string, req: Record<string, unknown>, timeoutMs = 5000): Promise<unknown> {
+export interface CtlRequestOptions {
+  /** Give up after this long without any line from the router (default 5 s). */
+  idleMs?: number;
+  onProgress?: (text: string) => void;
+  /** Streamed text; without it chunks are collected and returned as the result. */
+  onChunk?: (text: string) => void;
+}
+
+/** Send one request and return the result (throws on error answers). A number as the third
+ *  argument is the idle timeout. */
+export function ctlRequest(path: string, req: Record<string, unknown>, options: number | CtlRequestOptions = {}): Promise<unknown> {
+  const o: CtlRequestOptions = typeof options === 'number' ? { idleMs: options } : options;
+  const idleMs = o.idleMs ?? 5000;
   return new Promise((resolve, reject) => {
     const sock = createConnection(path);
     let buf = '';
-    const timer = setTimeout(() => { sock.destroy(); reject(new Error(`no answer from ${path}`)); }, timeoutMs);
+    const chunks: string[] = [];
+    let timer = setTimeout(() => expire(), idleMs);
+    const expire = () => { sock.destroy(); reject(new Error(`no answer from ${path} for ${Math.round(idleMs / 1000)} s`)); };
     sock.setEncoding('utf8');
     sock.on('connect', () => sock.write(JSON.stringify(req) + '\n'));
     sock.on('data', (d: string) => {
       buf += d;
-      const nl = buf.indexOf('\n');
-      if (nl < 0) return;
       clearTimeout(timer);
-      sock.end();
-      try {
-        const r = JSON.parse(buf.slice(0, nl)) as { ok: boolean; result?: unknown; error?: string };
-        if (r.ok) resolve(r.result); else reject(new Error(r.error ?? 'error'));
-      } catch (e) {
-        reject(e as Error);
+      timer = setTimeout(() => expire(), idleMs);
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        let r: { ok?: boolean; result?: unknown; error?: string; progress?: string; chunk?: string };
+        try {
+          r = JSON.parse(line) as typeof r;
+        } catch (e) {
+          clearTimeout(timer);
+          sock.destroy();
+          reject(e as Error);
+          return;
+        }
+        if (r.progress !== undefined) { o.onProgress?.(r.progress); continue; }
+        if (r.chunk !== undefined) {
+          if (o.onChunk) o.onChunk(r.chunk); else chunks.push(r.chunk);
+          continue;
+        }
+        clearTimeout(timer);
+        sock.end();
+        if (!r.ok) reject(new Error(r.error ?? 'error'));
+        else resolve(chunks.length && (r.result === null || r.result === undefined) ? chunks.join('') : r.result);
+        return;
       }
     });
     sock.on('error', (e: NodeJS.ErrnoException) => {

@@ -3,7 +3,6 @@
 // same numbers `ctl counters` and `ctl show` print.
 import { createServer, type Server } from 'node:http';
 import type { Router } from '../router.js';
-import { ruleIds } from '../../filters/normalize.js';
 
 function esc(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
@@ -46,11 +45,11 @@ export function renderMetrics(router: Router): string {
   family('nacl_rule_packets_total', 'counter', 'Packets that matched a rule (an if whose condition held, an action outside any if that ran).');
   family('nacl_rule_bytes_total', 'counter', 'Bytes (IPv4 total length) of those packets.');
   const rc = router.ruleset.counters;
-  for (const id of ruleIds(router.model)) {
-    const r = router.model.rules[id];
+  const rules = router.rules;
+  for (let id = 0; id < rules.count; id++) {
     const p = rc.packets[id];
-    if (!r || !p) continue;
-    const labels = { rule: String(id), at: `${r.loc.file}:${r.loc.line}`, function: r.fn };
+    if (!p || !rules.isRule(id)) continue;
+    const labels = { rule: String(id), at: rules.where(id), function: rules.fn(id) };
     line('nacl_rule_packets_total', labels, p);
     line('nacl_rule_bytes_total', labels, rc.bytes[id]);
   }

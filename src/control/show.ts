@@ -1,7 +1,9 @@
 // Human-readable rendering of a checked Model, in a layout close to `nft list ruleset`:
 // interfaces, routes, conntrack and syslog settings, then every hook's chains with their rules,
-// each rule followed by `# file:line`. The optional counters (indexed by rule id) are printed
-// per rule, so the running router can reuse this renderer for `show` on a live instance.
+// each rule followed by `# file:line`. Rendering is two steps: showTemplate() lays out every
+// line once (text, rule id, location) in transferable arrays, and renderTemplate() fills in the
+// live counters for a range of lines. `nacl-router show` renders all of it; a running router
+// keeps the template its build worker made and streams `ctl show` in slices between batches.
 
 import {
   ADDRESS_FIELDS, HOOKS, SEVERITIES, type Cond, type Field, type Model, type Operand, type Stmt, type ValueSet,
@@ -76,19 +78,67 @@ function logText(args: Array<{ kind: 'str'; text: string } | { kind: 'field'; fi
 }
 
 class Writer {
-  readonly lines: string[] = [];
-  constructor(private readonly counters: RuleCounters | undefined) {}
+  readonly parts: string[] = [];
+  readonly ids: number[] = [];
 
   line(indent: number, text: string, where?: string, id?: number): void {
-    let s = '  '.repeat(indent) + text;
+    this.parts.push(`${'  '.repeat(indent)}${text}\u0000${where ?? ''}`);
+    this.ids.push(id ?? -1);
+  }
+}
+
+/** Every line of `show` for one Model, without counters: line i is `text\0where` (UTF-8) at
+ *  bytes [at[i], at[i + 1] - 1), its rule id ids[i] (-1 for none). */
+export interface ShowTemplate {
+  bytes: Uint8Array;
+  at: Int32Array;
+  ids: Int32Array;
+}
+
+export function showTransfer(t: ShowTemplate): ArrayBuffer[] {
+  return [t.bytes.buffer, t.at.buffer, t.ids.buffer] as ArrayBuffer[];
+}
+
+function templateOf(w: Writer): ShowTemplate {
+  const text = w.parts.join('\n') + '\n';
+  const bytes = new TextEncoder().encode(text);
+  const at = new Int32Array(w.parts.length + 1);
+  if (bytes.length === text.length) {
+    // ASCII (the usual case): byte offsets are string offsets.
+    for (let i = 0, o = 0; i < w.parts.length; i++) at[i + 1] = o += w.parts[i]!.length + 1;
+  } else {
+    let k = 1;
+    for (let i = 0; i < bytes.length && k < at.length; i++) if (bytes[i] === 10) at[k++] = i + 1;
+  }
+  return { bytes, at, ids: Int32Array.from(w.ids) };
+}
+
+export function templateLines(t: ShowTemplate): number {
+  return t.ids.length;
+}
+
+const decoder = new TextDecoder();
+
+/** Lines [from, to) of a template with the counters filled in. */
+export function renderTemplate(t: ShowTemplate, counters?: RuleCounters, from = 0, to = t.ids.length): string {
+  const text = decoder.decode(t.bytes.subarray(t.at[from]!, t.at[to]!));
+  let out = '';
+  let pos = 0;
+  for (let i = from; i < to; i++) {
+    const nl = text.indexOf('\n', pos);
+    const line = text.slice(pos, nl);
+    pos = nl + 1;
+    const sep = line.indexOf('\u0000');
+    let s = line.slice(0, sep);
+    const where = line.slice(sep + 1);
+    const id = t.ids[i]!;
     let comment = '';
-    if (this.counters && id !== undefined) {
-      comment += `packets ${this.counters.packets[id] ?? 0} bytes ${this.counters.bytes[id] ?? 0}`;
-    }
+    if (counters && id >= 0) comment += `packets ${counters.packets[id] ?? 0} bytes ${counters.bytes[id] ?? 0}`;
     if (where) comment += (comment ? '  ' : '') + `# ${where}`;
     if (comment) s = s.padEnd(COMMENT_COL - 1) + ' ' + comment;
-    this.lines.push(s);
+    out += s.trimEnd() + '\n';
   }
+  return out;
 }
 
 function where(m: Model, loc: { file: string; line: number }): string {
@@ -137,7 +187,11 @@ function renderChain(w: Writer, m: Model, fns: string[], indent: number): void {
 }
 
 export function renderShow(model: Model, counters?: RuleCounters): string {
-  const w = new Writer(counters);
+  return renderTemplate(showTemplate(model), counters);
+}
+
+export function showTemplate(model: Model): ShowTemplate {
+  const w = new Writer();
   const m = model;
   w.line(0, `# ${m.file}`);
   w.line(0, 'interfaces {');
@@ -204,7 +258,7 @@ export function renderShow(model: Model, counters?: RuleCounters): string {
   }
   const rest = Object.keys(m.functions).filter((f) => !onChain.has(f));
   if (rest.length) w.line(0, `# functions not on a chain (called or unused): ${rest.join(', ')}`);
-  return w.lines.map((l) => l.trimEnd()).join('\n') + '\n';
+  return templateOf(w);
 }
 
 /** The Model as JSON, with object keys in a stable (sorted) order. */

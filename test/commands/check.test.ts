@@ -14,6 +14,21 @@ t.test('valid file: exit 0, summary on stdout, warnings on stderr', async (t) =>
   t.match(w.stderr, /warnings\.nacl:15:5: warning: This statement can never run/);
 });
 
+t.test('rules are counted as written: an if with its verdict is one rule', async (t) => {
+  const rules = Array.from({ length: 1000 }, (_, i) => `    if (ip.saddr == 10.1.${i >> 8}.${i & 255} and tcp.dport == ${i + 1}) { drop }`);
+  const text = ['Iface e { index: 0, address: 10.0.0.1, netmask: 255.0.0.0, input: f }', 'Filter::IP f {', '  Filter::TCP {', ...rules, '  }',
+    '  if (ip.ttl < 2) { log("low ttl") drop }', '  accept', '}', ''].join('\n');
+  const r = await cli(['check', '-'], text);
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stdout, /valid \(1 interfaces, 1 functions, 1002 rules, 0 warnings\)/, '1000 ifs + the ttl rule + accept');
+});
+
+t.test('several syntax errors in one run, each once', async (t) => {
+  const r = await cli(['check', 'test/fixtures/nacl/invalid/syntax-multiple.nacl']);
+  t.equal(r.status, 1);
+  t.equal(r.stderr.split('\n').filter((l) => / error: syntax error/.test(l)).length, 4, r.stderr);
+});
+
 t.test('invalid file: exit 1, every error located on stderr', async (t) => {
   const r = await cli(['check', 'test/fixtures/nacl/invalid/iface.nacl']);
   t.equal(r.status, 1);

@@ -19,7 +19,7 @@ t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 function run(args: string[], asUser?: string) {
   const cmd = asUser ? 'runuser' : process.execPath;
   const argv = asUser ? ['-u', asUser, '--', process.execPath, BIN, ...args] : [BIN, ...args];
-  const r = spawnSync(cmd, argv, { encoding: 'utf8', timeout: 20000 });
+  const r = spawnSync(cmd, argv, { encoding: 'utf8', timeout: 60000 });
   return { code: r.status, out: (r.stdout ?? '') + (r.stderr ?? '') };
 }
 

@@ -1,5 +1,6 @@
 // Conformance with the reference transpiler's verdicts on the public NaCl corpus
-// (../shared/nacl-corpus/manifest.tsv, read in place when present; skipped otherwise).
+// (../shared/nacl-corpus/manifest.tsv beside the project, or /work/shared/nacl-corpus from a
+// worktree; read in place when present, skipped otherwise).
 // Every `accept` file must check clean; every `reject` file must fail with a located error.
 // Part A3 exceptions (inputs the reference accepted but nacl-router rejects on purpose) are
 // listed in A3_EXCEPTIONS and in docs/language.md; the corpus currently needs none.
@@ -9,7 +10,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatDiagnostics, loadConfig } from '../../src/config/index.js';
 
-const CORPUS = join(import.meta.dirname, '..', '..', '..', 'shared', 'nacl-corpus');
+const CORPUS = [join(import.meta.dirname, '..', '..', '..', 'shared', 'nacl-corpus'), '/work/shared/nacl-corpus']
+  .find((d) => existsSync(join(d, 'manifest.tsv'))) ?? join(import.meta.dirname, '..', '..', '..', 'shared', 'nacl-corpus');
 const MANIFEST = join(CORPUS, 'manifest.tsv');
 
 /** folder/file -> reason, for accept files nacl-router rejects under Part A3. */

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { compileRuleset, instantiateRuleset, planRuleset, planTransferList, type CompileOptions } from '../../filters/compile.js';
+import { compileRuleset, instantiateRuleset, planRuleset, transferList, type CompileOptions } from '../../filters/compile.js';
 import { ALL_FIELDS, fieldReader } from '../../filters/fields.js';
 import { buildPacket, type PacketSpec } from '../../filters/packet-spec.js';
 import { TraceRecorder } from '../../filters/trace.js';
@@ -305,7 +305,7 @@ t.test('a plan is plain data: cloned with its buffers transferred (as to another
   b.fn('f', 'filter', 'ip', [...rules, b.drop()]);
   b.iface('eth0', 1, 24, { input: ['f'] });
   const plan = planRuleset(b.model);
-  const list = planTransferList(plan);
+  const list = transferList(plan);
   t.ok(list.length > 5, `${list.length} buffers to transfer`);
   const moved = structuredClone(plan, { transfer: list });
   t.equal(list[0]!.byteLength, 0, 'the original buffers are detached (moved, not copied)');

@@ -24,7 +24,7 @@ export class ModelBuilder {
         },
         loc: null,
       },
-      syslog: null, timers: [], loadBalancers: [], functions: {}, rules: [], warnings: [],
+      syslog: null, timers: [], loadBalancers: [], functions: {}, rules: [], writtenRules: 0, warnings: [],
     };
   }
 

@@ -1,8 +1,8 @@
-// The Peggy grammar on its own: lexical rules, value forms, statements, condition precedence,
-// locations, and syntax errors (with Peggy's error location).
+// The Peggy grammar on its own (the project's one NaCl parser): lexical rules, value forms,
+// statements, condition precedence, offsets, and syntax errors (with Peggy's error location).
 
 import t from 'tap';
-import { parse } from '../../grammar/parser.js';
+import { parse, type SkippedPiece } from '../../grammar/parser.js';
 import type { CondNode, ItemNode, StmtNode, Value } from '../../grammar/ast.js';
 
 function value(src: string): Value {
@@ -28,7 +28,7 @@ function shape(c: CondNode): string {
   switch (c.kind) {
     case 'and': case 'or': return `(${c.kind} ${c.items.map(shape).join(' ')})`;
     case 'not': return `(not ${shape(c.c)})`;
-    case 'cmp': return `${c.left.kind === 'name' ? c.left.parts.join('.') : c.left.kind}${c.op}`;
+    case 'cmp': return `${c.left.kind === 'name' ? c.left.name : c.left.kind}${c.op}`;
     case 'value': return 'v';
   }
 }
@@ -45,7 +45,7 @@ function syntaxError(src: string): { line: number; column: number; found: string
 
 t.test('whitespace and comments anywhere', async (t) => {
   const v = value('10 . 0 /* c */ . 0 # x\n . 1');
-  t.match(v, { kind: 'ip', bytes: [10, 0, 0, 1] });
+  t.match(v, { kind: 'ip', addr: 0x0a000001 });
   t.equal(parse('').length, 0, 'empty file');
   t.equal(parse('# only\n// comments\n/* and\nmore */').length, 0);
   const items = parse('a: 1 b: 2 Iface e { index: 0 }');
@@ -65,14 +65,16 @@ t.test('value forms', async (t) => {
   t.match(value('(-10)'), { kind: 'int', value: -10 });
   t.match(value('1.5'), { kind: 'dec', value: 1.5 });
   t.match(value('( - 1.5 )'), { kind: 'dec', value: -1.5 });
-  t.match(value('10.0.0.0/24'), { kind: 'cidr', bytes: [10, 0, 0, 0], prefix: 24 });
+  t.match(value('10.0.0.0/24'), { kind: 'cidr', base: { kind: 'ip', addr: 0x0a000000 }, prefix: 24 });
+  t.match(value('10.0.0.300'), { kind: 'ip', addr: -1 }, 'a part over 255 is left to the checker');
   t.match(value('10 - 20'), { kind: 'range', from: { kind: 'int', value: 10 }, to: { kind: 'int', value: 20 } });
   t.match(value('10-20'), { kind: 'range' });
   t.match(value('1.0.0.1-1.0.0.9'), { kind: 'range', from: { kind: 'ip' }, to: { kind: 'ip' } });
   t.match(value('true'), { kind: 'bool', value: true });
   t.match(value('false'), { kind: 'bool', value: false });
-  t.match(value('True'), { kind: 'name', parts: ['True'] }, 'True is a name');
-  t.match(value('a.b-c.e4-3-1'), { kind: 'name', parts: ['a', 'b-c', 'e4-3-1'] });
+  t.match(value('True'), { kind: 'name', name: 'True' }, 'True is a name');
+  t.match(value('a.b-c.e4-3-1'), { kind: 'name', name: 'a.b-c.e4-3-1' });
+  t.match(value('a . /* c */ b'), { kind: 'name', name: 'a.b' }, 'whitespace and comments around dots are not part of a name');
   t.match(value('[1, x, [2]]'), { kind: 'list', items: [{ kind: 'int' }, { kind: 'name' }, { kind: 'list' }] });
   t.match(value('{ a: 1, b: { c: 2 } }'), { kind: 'object', pairs: [{ key: 'a' }, { key: 'b', value: { kind: 'object' } }] });
   syntaxError('x: [1, 2,]');
@@ -92,8 +94,8 @@ t.test('identifiers and reserved words', async (t) => {
 
 t.test('items', async (t) => {
   const items = parse('Iface eth0 dhcp\neth0.index: 0\nNAT::TCP n { dnat(1) }\nFilter::IP { accept }');
-  t.match(items[0], { kind: 'typed', type: 'Iface', name: 'eth0', value: { kind: 'name', parts: ['dhcp'] } });
-  t.match(items[1], { kind: 'assign', path: ['eth0', 'index'], pathLoc: { line: 2, col: 1, length: 10 } });
+  t.match(items[0], { kind: 'typed', type: 'Iface', name: 'eth0', value: { kind: 'name', name: 'dhcp' } });
+  t.match(items[1], { kind: 'assign', path: ['eth0', 'index'], pathAt: 16, pathEnd: 26 });
   t.match(items[2], { kind: 'function', type: 'NAT', subtype: 'TCP', name: 'n' });
   t.match(items[3], { kind: 'function', name: null });
 });
@@ -104,7 +106,7 @@ t.test('statements: actions, calls, nesting, if/else', async (t) => {
   t.match(b[1], { kind: 'action', name: 'accept', args: [] });
   t.match(b[3], { kind: 'action', name: 'g', args: null });
   t.match(b[4], { kind: 'action', name: 'g', args: [] });
-  t.match(b[5], { kind: 'action', name: 'log', args: [{ kind: 'string' }, { kind: 'name', parts: ['ip', 'saddr'] }] });
+  t.match(b[5], { kind: 'action', name: 'log', args: [{ kind: 'string' }, { kind: 'name', name: 'ip.saddr' }] });
   t.match(b[6], { kind: 'action', name: 'dnat', args: [{ kind: 'ip' }, { kind: 'int', value: 80 }] });
   t.match(b[7], { kind: 'function', type: 'Filter', subtype: 'TCP', name: null });
   t.match(b[8], { kind: 'if', then: [{ name: 'b' }], else: [{ name: 'c' }] });
@@ -134,11 +136,35 @@ t.test('long chains are flat, not deep', async (t) => {
   t.equal(body('accept '.repeat(n)).length, n);
 });
 
-t.test('locations', async (t) => {
-  const [item] = parse('\n  Filter::IP f {\n    if (ip.ttl > 1) { drop }\n  }') as ItemNode[];
-  t.match(item, { kind: 'function', loc: { line: 2, col: 3, offset: 3 }, typeLoc: { line: 2, col: 3, length: 6 }, nameLoc: { line: 2, col: 14 } });
+t.test('offsets', async (t) => {
+  const src = '\n  Filter::IP f {\n    if (ip.ttl > 1) { drop }\n  }';
+  const [item] = parse(src) as ItemNode[];
+  t.match(item, { kind: 'function', at: 3, typeAt: 3, subtypeAt: 11, nameAt: 14, bodyAt: 16, end: src.length });
   const s = (item as ItemNode & { kind: 'function' }).body[0];
-  t.match(s, { kind: 'if', loc: { line: 3, col: 5 }, headLength: 'if (ip.ttl > 1)'.length });
-  if (s.kind === 'if') t.match(s.cond, { kind: 'cmp', opLoc: { line: 3, col: 16, length: 1 } });
+  const ifAt = src.indexOf('if');
+  t.match(s, { kind: 'if', at: ifAt, headEnd: ifAt + 'if (ip.ttl > 1)'.length, end: src.indexOf('}') + 1 });
+  if (s.kind === 'if') {
+    t.match(s.cond, { kind: 'cmp', opAt: src.indexOf('>') });
+    t.match(s.then[0], { kind: 'action', name: 'drop', at: src.indexOf('drop'), end: src.indexOf('drop') + 4 });
+  }
+  t.notOk(JSON.stringify(item).includes('line'), 'no line/column objects in the AST');
   t.match(syntaxError('x: 1\ny: ;'), { line: 2, column: 4, found: ';' });
+});
+
+t.test('recovery mode notes each bad statement and item and goes on', async (t) => {
+  const src = 'Filter::IP f {\n  if (ip.ttl >) { drop }\n  dorp(\n  accept\n}\nIface e { index 0 }\nx: 1\n';
+  const errors: SkippedPiece[] = [];
+  parse(src, { recover: true, errors });
+  t.same(errors.map((e) => e.rule), ['Stmt', 'Stmt', 'Item']);
+  t.equal(errors[0].at, src.indexOf('if ('));
+  t.equal(errors[2].at, src.indexOf('Iface'));
+  t.throws(() => parse(src), 'without recover the first error stops the parse');
+});
+
+t.test('diagnostic start rules', async (t) => {
+  t.equal(parse('if (x', { startRule: 'Token' }) as unknown as string, 'if');
+  t.equal(parse('== 3', { startRule: 'Token' }) as unknown as string, '==');
+  t.equal(parse('in', { startRule: 'Reserved' }) as unknown as string, 'in');
+  t.throws(() => parse('inx', { startRule: 'Reserved' }));
+  t.same(parse('a { "}" # }\n { } }', { startRule: 'Braces' }) as unknown as number[], [2, 13, -16, -18]);
 });
