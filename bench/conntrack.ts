@@ -7,28 +7,29 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Conntrack } from '../stack/conntrack.js';
 import { NatEngine } from '../stack/nat.js';
+import { BROADCAST_MAC, emitEthernet, ETH_HEADER_LEN, ETHERTYPE_IPV4 } from '../stack/wire/ethernet.js';
+import { emitIpv4, IP_MIN_HEADER_LEN, Ipv4View, PROTO_UDP } from '../stack/wire/ipv4.js';
 import { Pkt } from '../stack/wire/pkt.js';
+import { emitUdp, UDP_HEADER_LEN } from '../stack/wire/udp.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
-function udpFrame(): Uint8Array {
-  const f = new Uint8Array(14 + 20 + 8 + 16);
-  f[12] = 8;
-  f[14] = 0x45;
-  f[16] = 0; f[17] = 44;
-  f[22] = 64;
-  f[23] = 17;
-  f[38] = 0; f[39] = 24;
-  return f;
-}
+const L3 = ETH_HEADER_LEN, L4 = L3 + IP_MIN_HEADER_LEN, DATA = 16;
+const IP_LEN = IP_MIN_HEADER_LEN + UDP_HEADER_LEN + DATA;
 
+/** One Ethernet/IPv4/UDP frame (addresses and ports follow the Pkt's mirrors, set per packet). */
 function pkt(): Pkt {
-  const f = udpFrame();
+  const f = new Uint8Array(L3 + IP_LEN);
+  emitEthernet(f, 0, BROADCAST_MAC, 0, BROADCAST_MAC, 0, ETHERTYPE_IPV4);
+  emitUdp(f, L4, 0, 0, 0, 0, DATA);
+  emitIpv4(f, L3, IP_LEN, 1, 64, PROTO_UDP, 0, 0);
   const p = new Pkt();
   p.reset(f, new DataView(f.buffer), 0, f.length);
-  p.l3 = 14; p.l4 = 34; p.ipLen = 44; p.l4Len = 24; p.proto = 17;
+  p.l3 = L3; p.l4 = L4; p.ipLen = IP_LEN; p.l4Len = IP_LEN - IP_MIN_HEADER_LEN; p.proto = PROTO_UDP;
   return p;
 }
+
+const ip4 = new Ipv4View();
 
 const CLIENT_BASE = 0x0a000000;
 const SERVER = 0xc0a80036;
@@ -100,7 +101,7 @@ function runMasq(n: number): { first: string; established: string } {
   for (let i = 0; i < n; i++) {
     setOrig(p, i);
     p.daddr = (0x08080000 + (i % 1000)) >>> 0;
-    p.buf[26] = p.saddr >>> 24; p.buf[27] = (p.saddr >>> 16) & 255; p.buf[28] = (p.saddr >>> 8) & 255; p.buf[29] = p.saddr & 255;
+    ip4.reset(p.buf, L3, IP_LEN).saddr = p.saddr;
     if (nat.track(p) === 0) {
       p.outIf = 0;
       if (nat.finish(p) === 0) ok++;
@@ -111,7 +112,7 @@ function runMasq(n: number): { first: string; established: string } {
   for (let i = 0; i < n; i++) {
     setOrig(p, i);
     p.daddr = (0x08080000 + (i % 1000)) >>> 0;
-    p.buf[26] = p.saddr >>> 24; p.buf[27] = (p.saddr >>> 16) & 255; p.buf[28] = (p.saddr >>> 8) & 255; p.buf[29] = p.saddr & 255;
+    ip4.reset(p.buf, L3, IP_LEN).saddr = p.saddr;
     nat.track(p);
     p.outIf = 0;
     nat.finish(p);

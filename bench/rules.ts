@@ -23,7 +23,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileRuleset, planRuleset, type Ruleset } from '../filters/compile.js';
-import { buildPacket, type PacketSpec } from '../filters/packet-spec.js';
+import { buildPacket, type PacketSpec } from '../src/control/packet-spec.js';
 import type { Cond, Model, Stmt, Subtype } from '../src/config/model.js';
 import type { Pkt } from '../stack/wire/pkt.js';
 import { loadConfig } from '../src/config/index.js';

@@ -34,9 +34,9 @@ function ksoftirqdPid(cpu: number): number | null {
 
 function schedOf(pid: number): Saved {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // Fields after the command: state is field 3 of stat, so field N is f[N - 3].
-  return { pid, nice: Number(f[16]), rtprio: Number(f[37]), policy: Number(f[38]) };
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields after the command: state is field 3 of stat, so field N is fields[N - 3].
+  return { pid, nice: Number(fields[16]), rtprio: Number(fields[37]), policy: Number(fields[38]) };
 }
 
 /** Raises ksoftirqd/<cpu>; returns a function that restores its previous scheduling. */

@@ -7,13 +7,13 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { FrameBatch, Link, LinkStats } from '../drivers/link.js';
-import { Stack } from '../stack/forward.js';
+import { Stack } from '../stack/stack.js';
 import { acceptAllHooks } from '../stack/iface.js';
 import type { StackHooks } from '../stack/iface.js';
 import { emitArp, ARP_REQUEST } from '../stack/wire/arp.js';
-import { emitEthernet, parseMac } from '../stack/wire/ethernet.js';
-import { emitIpv4, parseIpv4 } from '../stack/wire/ipv4.js';
-import { emitUdp } from '../stack/wire/udp.js';
+import { copyMac, emitEthernet, ETH_DST, ETH_HEADER_LEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, parseMac } from '../stack/wire/ethernet.js';
+import { emitIpv4, IP_MIN_HEADER_LEN, Ipv4View, parseIpv4, PROTO_UDP } from '../stack/wire/ipv4.js';
+import { emitUdp, UDP_HEADER_LEN } from '../stack/wire/udp.js';
 
 class SinkLink implements Link {
   readonly stats: LinkStats = { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, txDropped: 0, rxErrors: 0 };
@@ -29,6 +29,8 @@ const ip = (s: string): number => parseIpv4(s)!;
 const R0 = parseMac('02:00:00:00:01:00')!, R1 = parseMac('02:00:00:00:01:01')!;
 const A = parseMac('02:00:00:00:0a:0a')!, B = parseMac('02:00:00:00:0b:0b')!;
 const BATCH = 64, STRIDE = 256, HEAD = 64, PAYLOAD = 18;
+const IP_LEN = IP_MIN_HEADER_LEN + UDP_HEADER_LEN + PAYLOAD;
+const ip4 = new Ipv4View();
 
 function setup(hooks: StackHooks | null) {
   const links = [new SinkLink('r0', R0), new SinkLink('r1', R1)];
@@ -47,8 +49,8 @@ function setup(hooks: StackHooks | null) {
   }, links);
   // Teach the router B's MAC with an ARP request from B.
   const arp = new Uint8Array(HEAD + 60);
-  emitEthernet(arp, HEAD, R1, 0, B, 0, 0x0806);
-  emitArp(arp, HEAD + 14, ARP_REQUEST, B, 0, ip('10.0.1.20'), new Uint8Array(6), 0, ip('10.0.1.1'));
+  emitEthernet(arp, HEAD, R1, 0, B, 0, ETHERTYPE_ARP);
+  emitArp(arp, HEAD + ETH_HEADER_LEN, ARP_REQUEST, B, 0, ip('10.0.1.20'), new Uint8Array(6), 0, ip('10.0.1.1'));
   stack.receive(1, { buf: arp, off: Int32Array.of(HEAD), len: Int32Array.of(60), count: 1 });
 
   const slab = new Uint8Array(BATCH * STRIDE);
@@ -56,20 +58,21 @@ function setup(hooks: StackHooks | null) {
   const csum = new Uint16Array(BATCH);
   for (let i = 0; i < BATCH; i++) {
     const o = i * STRIDE + HEAD;
-    emitEthernet(slab, o, R0, 0, A, 0, 0x0800);
-    emitUdp(slab, o + 34, ip('10.0.0.10'), ip('10.0.1.20'), 10000 + i, 4000, PAYLOAD);
-    emitIpv4(slab, o + 14, 28 + PAYLOAD, i, 64, 17, ip('10.0.0.10'), ip('10.0.1.20'));
+    emitEthernet(slab, o, R0, 0, A, 0, ETHERTYPE_IPV4);
+    emitUdp(slab, o + ETH_HEADER_LEN + IP_MIN_HEADER_LEN, ip('10.0.0.10'), ip('10.0.1.20'), 10000 + i, 4000, PAYLOAD);
+    emitIpv4(slab, o + ETH_HEADER_LEN, IP_LEN, i, 64, PROTO_UDP, ip('10.0.0.10'), ip('10.0.1.20'));
     batch.off[i] = o;
-    batch.len[i] = 14 + 28 + PAYLOAD;
-    csum[i] = (slab[o + 24] << 8) | slab[o + 25];
+    batch.len[i] = ETH_HEADER_LEN + IP_LEN;
+    csum[i] = ip4.reset(slab, o + ETH_HEADER_LEN, IP_LEN).csum;
   }
   const run = (rounds: number): void => {
     for (let r = 0; r < rounds; r++) {
       stack.receive(0, batch);
       for (let i = 0; i < BATCH; i++) {
-        const f = batch.off[i], o = f + 14;
-        for (let k = 0; k < 6; k++) slab[f + k] = R0[k];
-        slab[o + 8] = 64; slab[o + 10] = csum[i] >>> 8; slab[o + 11] = csum[i];
+        const f = batch.off[i];
+        copyMac(R0, 0, slab, f + ETH_DST);
+        const h = ip4.reset(slab, f + ETH_HEADER_LEN, IP_LEN);
+        h.ttl = 64; h.csum = csum[i];
       }
     }
   };
@@ -107,7 +110,7 @@ const packets = pIdx >= 0 ? Number(argv[pIdx + 1]) : 5_000_000;
 if (argv.includes('--gc-child')) {
   gcChild(packets);
 } else {
-  console.log(`nacl-router stack micro-benchmark (node ${process.version}); batch ${BATCH}, ${14 + 28 + PAYLOAD}-byte UDP frames`);
+  console.log(`nacl-router stack micro-benchmark (node ${process.version}); batch ${BATCH}, ${ETH_HEADER_LEN + IP_LEN}-byte UDP frames`);
   measure('forward: parse+route+TTL+rewrite, no hooks', null, packets);
   const f = (): number => 0;
   measure('forward with 5 accept-all hook calls + conn', {

@@ -5,19 +5,10 @@
 // in place and sends before returning.
 //
 // Offloads: when vnetHdr is true, every frame (rx and tx) is preceded in the slab by
-// VNET_HDR_LEN bytes of struct virtio_net_hdr_v1 at off[i] - VNET_HDR_LEN (little endian:
-// flags u8, gso_type u8, hdr_len u16, gso_size u16, csum_start u16, csum_offset u16,
-// num_buffers u16); off[i]/len[i] always describe the Ethernet frame itself. Senders on such a
-// link must leave VNET_HDR_LEN bytes of headroom before each frame and fill the header
-// (zeroed = no offload).
-
-export const VNET_HDR_LEN = 12;
-export const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
-export const VIRTIO_NET_HDR_GSO_NONE = 0;
-export const VIRTIO_NET_HDR_GSO_TCPV4 = 1;
-export const VIRTIO_NET_HDR_GSO_UDP = 3;
-export const VIRTIO_NET_HDR_GSO_TCPV6 = 4;
-export const VIRTIO_NET_HDR_GSO_ECN = 0x80;
+// VNET_HDR_LEN bytes of struct virtio_net_hdr_v1 at off[i] - VNET_HDR_LEN (its layout and
+// helpers: stack/wire/virtio.ts); off[i]/len[i] always describe the Ethernet frame itself.
+// Senders on such a link must leave VNET_HDR_LEN bytes of headroom before each frame and fill
+// the header (zeroed = no offload).
 
 export interface FrameBatch {
   buf: Uint8Array;

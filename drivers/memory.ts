@@ -8,7 +8,7 @@
 // `auto`). The inbox is bounded: frames beyond it count as txDropped on the sender.
 
 import type { FrameBatch, Link, LinkStats } from './link.js';
-import { VNET_HDR_LEN } from './link.js';
+import { VNET_HDR_LEN } from '../stack/wire/virtio.js';
 
 export const MEMORY_HEADROOM = 64;
 

@@ -8,7 +8,9 @@ import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { VNET_HDR_LEN, type FrameBatch, type Link, type LinkStats } from './link.js';
+import type { FrameBatch, Link, LinkStats } from './link.js';
+import { parseMac } from '../stack/wire/ethernet.js';
+import { VNET_HDR_LEN } from '../stack/wire/virtio.js';
 
 export const OPEN_VNET_HDR = 1;
 export const OPEN_MULTI_QUEUE = 2;
@@ -98,21 +100,15 @@ export function macFromName(name: string): Uint8Array {
   return new Uint8Array([0x02 | ((h2 >>> 8) & 0xfc), h1 >>> 24, (h1 >>> 16) & 0xff, (h1 >>> 8) & 0xff, h1 & 0xff, h2 & 0xff]);
 }
 
-/** Accepts "aa:bb:cc:dd:ee:ff" (or '-' separated) or 6 bytes. */
-export function parseMac(mac: string | Uint8Array): Uint8Array {
+/** A link's MAC option: "aa:bb:cc:dd:ee:ff" (or '-' separated) or 6 bytes; throws when bad. */
+export function macOption(mac: string | Uint8Array): Uint8Array {
   if (typeof mac !== 'string') {
     if (mac.length !== 6) throw new Error(`MAC must be 6 bytes, got ${mac.length}`);
     return Uint8Array.from(mac);
   }
-  const parts = mac.split(/[:-]/);
-  if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{1,2}$/.test(p))) {
-    throw new Error(`bad MAC address '${mac}'`);
-  }
-  return Uint8Array.from(parts, (p) => parseInt(p, 16));
-}
-
-export function formatMac(mac: Uint8Array): string {
-  return Array.from(mac, (b) => b.toString(16).padStart(2, '0')).join(':');
+  const m = parseMac(mac);
+  if (m === null) throw new Error(`bad MAC address '${mac}'`);
+  return m;
 }
 
 /** Options shared by the native-backed links. */
@@ -194,7 +190,7 @@ export abstract class NativeBackedLink implements Link {
     if (!Number.isInteger(drain) || drain < 1 || drain > 64) {
       throw new RangeError(`batchesPerWakeup must be 1..64, got ${drain}`);
     }
-    const mac = opts.mac !== undefined ? parseMac(opts.mac) : undefined;
+    const mac = opts.mac !== undefined ? macOption(opts.mac) : undefined;
     this.counters = new Float64Array(ST_COUNT);
     this.native = open(this.counters);
     this.name = this.native.name;

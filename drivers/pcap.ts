@@ -7,7 +7,20 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { FrameBatch, Link, LinkStats } from './link.js';
 
+// File header: magic, version 2.4, time zone, accuracy, snap length, link type.
+const PCAP_MAGIC = 0;
+const PCAP_VERSION_MAJOR = 4;
+const PCAP_VERSION_MINOR = 6;
+const PCAP_THISZONE = 8;
+const PCAP_SIGFIGS = 12;
+const PCAP_SNAPLEN = 16;
+const PCAP_LINKTYPE = 20;
 const GLOBAL_HEADER_LEN = 24;
+// Record header: seconds, microseconds, captured length, original length.
+const REC_TS_SEC = 0;
+const REC_TS_USEC = 4;
+const REC_INCL_LEN = 8;
+const REC_ORIG_LEN = 12;
 const RECORD_HEADER_LEN = 16;
 export const LINKTYPE_ETHERNET = 1;
 
@@ -23,13 +36,13 @@ export class PcapWriter {
     this.stage = new Uint8Array(stageBytes);
     this.dv = new DataView(this.stage.buffer);
     const h = this.dv;
-    h.setUint32(0, 0xa1b2c3d4, true);
-    h.setUint16(4, 2, true);
-    h.setUint16(6, 4, true);
-    h.setInt32(8, 0, true);
-    h.setUint32(12, 0, true);
-    h.setUint32(16, snaplen, true);
-    h.setUint32(20, LINKTYPE_ETHERNET, true);
+    h.setUint32(PCAP_MAGIC, 0xa1b2c3d4, true);
+    h.setUint16(PCAP_VERSION_MAJOR, 2, true);
+    h.setUint16(PCAP_VERSION_MINOR, 4, true);
+    h.setInt32(PCAP_THISZONE, 0, true);
+    h.setUint32(PCAP_SIGFIGS, 0, true);
+    h.setUint32(PCAP_SNAPLEN, snaplen, true);
+    h.setUint32(PCAP_LINKTYPE, LINKTYPE_ETHERNET, true);
     this.pos = GLOBAL_HEADER_LEN;
     this.flush();
   }
@@ -48,10 +61,10 @@ export class PcapWriter {
     const sec = Math.floor(timeMs / 1000);
     const usec = Math.floor((timeMs - sec * 1000) * 1000);
     const d = this.dv, p = this.pos;
-    d.setUint32(p, sec >>> 0, true);
-    d.setUint32(p + 4, usec, true);
-    d.setUint32(p + 8, cap, true);
-    d.setUint32(p + 12, len, true);
+    d.setUint32(p + REC_TS_SEC, sec >>> 0, true);
+    d.setUint32(p + REC_TS_USEC, usec, true);
+    d.setUint32(p + REC_INCL_LEN, cap, true);
+    d.setUint32(p + REC_ORIG_LEN, len, true);
     this.stage.set(buf.subarray(off, off + cap), p + RECORD_HEADER_LEN);
     this.pos = p + RECORD_HEADER_LEN + cap;
     this.frames++;

@@ -9,7 +9,8 @@
 
 import { ADDRESS_FIELDS, type LogArg } from '../src/config/model.js';
 import type { LogSink, Pkt } from '../stack/wire/pkt.js';
-import { fieldReader, formatAddr, type FieldReader } from './fields.js';
+import { fieldReader, type FieldReader } from './fields.js';
+import { formatIpv4 } from '../stack/wire/ipv4.js';
 
 export interface LogLimitOptions {
   /** Messages per second per rule (default 10). */
@@ -82,7 +83,7 @@ export class RuleLogger {
       if (typeof part === 'string') msg += part;
       else {
         const v = part.read(p);
-        msg += part.addr ? formatAddr(v) : String(v);
+        msg += part.addr ? formatIpv4(v) : String(v);
       }
     }
     this.sink.emit(t.kind, t.severity, msg.replace(/\n+$/, ''), id);

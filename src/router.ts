@@ -11,17 +11,19 @@ import { buildOf, type Build, type RouterConfig } from './control/build.js';
 import { RuleIndex } from './config/rule-index.js';
 import type { ShowTemplate } from './control/show.js';
 import { SEVERITIES } from './config/model.js';
-import { Stack } from '../stack/forward.js';
+import { Stack } from '../stack/stack.js';
 import type { StackHooks } from '../stack/iface.js';
 import { Conntrack } from '../stack/conntrack.js';
 import { NatEngine } from '../stack/nat.js';
 import { natConfigFromModel, balancersFromModel, routesOf } from './wiring.js';
 import { instantiateRuleset, type Ruleset } from '../filters/compile.js';
-import { DROP, type HookFn, type LogSink } from '../stack/wire/pkt.js';
+import type { TraceSink } from '../filters/trace.js';
+import type { LogSink } from '../stack/wire/pkt.js';
 import { formatSyslog } from './log/syslog.js';
 import { DhcpClient, DHCP_CLIENT_PORT } from '../stack/dhcp.js';
 import type { Logger } from './log/logger.js';
 import { hostname } from 'node:os';
+import { formatIpv4 } from '../stack/wire/ipv4.js';
 
 export type LinkSpec = { kind: 'tap'; name: string; vnetHdr?: boolean } | { kind: 'packet'; ifname: string; ownMac?: boolean } | { kind: 'link'; link: Link };
 
@@ -46,10 +48,6 @@ export function linkKeys(m: Pick<Model, 'ifaces'>): string[] {
   return [...num, ...keys.filter((k) => !/^\d+$/.test(k))];
 }
 
-export function ipStr(a: number): string {
-  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
-}
-
 /** True when any packet would meet a chain, NAT or the balancer: conntrack is needed. */
 function needsConntrack(m: RouterConfig): boolean {
   if (m.gateway && m.gateway.forward.length > 0) return true;
@@ -61,6 +59,10 @@ export interface RouterOptions {
   links: Link[];
   logger: Logger;
   clock?: () => number;
+  /** Compile the chains with this trace sink (`trace`: every condition, block and action). */
+  trace?: TraceSink;
+  /** Also told every log()/syslog() message the rules produce. */
+  onLog?: LogSink['emit'];
 }
 
 export class Router {
@@ -87,10 +89,12 @@ export class Router {
   private dhcp: DhcpClient[] = [];
   /** Addresses learnt at run time (DHCP), by Iface. */
   private addresses: number[] = [];
+  private readonly trace: TraceSink | undefined;
+  private readonly onLog: LogSink['emit'] | undefined;
 
   /** From a Model (compiled here, in this thread) or from a build made elsewhere. */
   constructor(src: Model | Build, opts: RouterOptions) {
-    const build = 'plan' in src ? src : buildOf(src, 1);
+    const build = 'plan' in src ? src : buildOf(src, 1, { trace: opts.trace !== undefined });
     const model = build.config;
     this.model = model;
     this.gen = build.gen;
@@ -105,7 +109,9 @@ export class Router {
     this.nat = new NatEngine(this.ct, natConfigFromModel(model), balancersFromModel(model));
     this.conntrackOn = needsConntrack(model);
     this.sink = { emit: (kind, severity, message, ruleId) => this.emitLog(kind, severity, message, ruleId) };
-    this.ruleset = instantiateRuleset(build.plan, { nat: this.nat, log: this.sink });
+    this.trace = opts.trace;
+    this.onLog = opts.onLog;
+    this.ruleset = instantiateRuleset(build.plan, { nat: this.nat, log: this.sink, trace: this.trace });
     this.stack = new Stack({
       ifaces: model.ifaces.map((i) => {
         const link = this.links[keys.indexOf(linkKey(i))];
@@ -127,6 +133,7 @@ export class Router {
       hooks: this.hooks(this.ruleset),
       clock: opts.clock,
     }, this.links);
+    this.applyForwarding(model);
   }
 
   private ctConfig(m: RouterConfig) {
@@ -134,24 +141,18 @@ export class Router {
   }
 
   private hooks(rs: Ruleset): StackHooks {
-    return { ifaces: rs.ifaces, forward: this.guardForward(rs.forward), conn: this.conntrackOn ? this.nat : null };
+    return { ifaces: rs.ifaces, forward: rs.forward, conn: this.conntrackOn ? this.nat : null };
   }
 
   /** Transit forwarding happens only between Ifaces that Gateway routes name (as in the
-   *  reference), plus the connections the load balancer made. The connected routes the stack
-   *  also gets (for the router's own traffic and the balancer) must not widen that: when they
-   *  would, the forward hook is wrapped with this check. */
-  private guardForward(forward: HookFn): HookFn {
-    const m = this.model;
+   *  reference), plus the connections the load balancer made (NatEngine.balanced). The
+   *  connected routes the stack also gets (for the router's own traffic and the balancer) must
+   *  not widen that: when they would, the other Ifaces do not forward. */
+  private applyForwarding(m: RouterConfig): void {
     const named = new Set((m.gateway?.routes ?? []).map((r) => r.iface));
-    const allowed = Uint8Array.from(m.ifaces, (i) => (named.has(i.name) ? 1 : 0));
     const widened = m.ifaces.some((i) => !named.has(i.name) && i.address !== null && i.netmask !== null);
-    if (!widened && m.loadBalancers.length === 0) return forward;
-    const nat = this.nat;
-    return (p) => {
-      if ((p.inIf >= 0 && allowed[p.inIf] === 1 && p.outIf >= 0 && allowed[p.outIf] === 1) || (p.conn >= 0 && nat.sessionOf(p.conn) >= 0)) return forward(p);
-      return DROP;
-    };
+    const guard = widened || m.loadBalancers.length > 0;
+    m.ifaces.forEach((i, ix) => this.stack.setForwarding(ix, !guard || named.has(i.name)));
   }
 
   start(): void {
@@ -169,7 +170,7 @@ export class Router {
       if (i.config !== 'dhcp' && i.config !== 'dhcp-with-fallback') return;
       const client = new DhcpClient(this.stack, ix, this.stack.ifaces[ix].mac, (l) => {
         this.setIfaceAddress(ix, l.address, l.netmask, l.router || (i.gateway ?? 0));
-        this.log.info({ iface: i.name, address: ipStr(l.address), netmask: ipStr(l.netmask), router: ipStr(l.router), server: ipStr(l.server), leaseS: l.leaseS }, 'DHCP lease');
+        this.log.info({ iface: i.name, address: formatIpv4(l.address), netmask: formatIpv4(l.netmask), router: formatIpv4(l.router), server: formatIpv4(l.server), leaseS: l.leaseS }, 'DHCP lease');
       });
       this.dhcp.push(client);
       if (i.config === 'dhcp-with-fallback' && i.address !== null && i.netmask !== null) {
@@ -177,7 +178,7 @@ export class Router {
           if (client.lease) return;
           client.stop();
           this.setIfaceAddress(ix, i.address!, i.netmask!, i.gateway ?? 0);
-          this.log.info({ iface: i.name, address: ipStr(i.address!) }, 'no DHCP lease within 10 s: fallback address applied');
+          this.log.info({ iface: i.name, address: formatIpv4(i.address!) }, 'no DHCP lease within 10 s: fallback address applied');
         }, 10_000));
       }
     });
@@ -229,6 +230,7 @@ export class Router {
 
   /** log()/syslog() actions: to the Syslog server through our own stack, else our log. */
   private emitLog(kind: 'log' | 'syslog', severity: number, message: string, ruleId: number): void {
+    this.onLog?.(kind, severity, message, ruleId);
     const where = ruleId >= 0 && ruleId < this.rules.count ? this.rules.where(ruleId) : undefined;
     const sl = this.model.syslog;
     if (sl && !this.emitting) {
@@ -254,7 +256,7 @@ export class Router {
   prepare(b: Build): Installed {
     const why = sameTopology(this.model, b.config);
     if (why) throw new Error(`reload refused: ${why} (restart the router to change interfaces or routes)`);
-    return { gen: b.gen, config: b.config, ruleset: instantiateRuleset(b.plan, { nat: this.nat, log: this.sink }), rules: new RuleIndex(b.rules), show: b.show };
+    return { gen: b.gen, config: b.config, ruleset: instantiateRuleset(b.plan, { nat: this.nat, log: this.sink, trace: this.trace }), rules: new RuleIndex(b.rules), show: b.show };
   }
 
   /** Swaps in a prepared build: between two batches, in one synchronous step. `carry` lists
@@ -276,6 +278,7 @@ export class Router {
     this.nat.configure(this.natConfig(m), balancersFromModel(m, this.nat.activeBalancers()));
     this.model = m;
     this.stack.setHooks(this.hooks(next.ruleset));
+    this.applyForwarding(m);
     this.ruleset = next.ruleset;
     this.rules = next.rules;
     this.show = next.show;

@@ -13,10 +13,12 @@
 // of their own and warm up with the first packets, except for the multi-field classifier: its
 // lookup is one shared function, which the warm-up's block of CIDR/port rules compiles.
 import { MemoryLink, pumpAll } from '../drivers/memory.js';
-import { VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4, VNET_HDR_LEN, type FrameBatch } from '../drivers/link.js';
+import type { FrameBatch } from '../drivers/link.js';
+import { VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4, VNET_HDR_LEN } from '../stack/wire/virtio.js';
+import { rd16, rd32 } from '../stack/wire/view.js';
 import { emitEthernet } from '../stack/wire/ethernet.js';
 import { emitArp } from '../stack/wire/arp.js';
-import { emitIpv4, rd16, rd32, wr16 } from '../stack/wire/ipv4.js';
+import { emitIpv4 } from '../stack/wire/ipv4.js';
 import { emitUdp } from '../stack/wire/udp.js';
 import { emitTcp } from '../stack/wire/tcp.js';
 import { emitIcmp } from '../stack/wire/icmp.js';

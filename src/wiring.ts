@@ -7,12 +7,7 @@ import type { Model } from './config/model.js';
 type Wiring = Pick<Model, 'ifaces' | 'gateway' | 'loadBalancers'>;
 import type { NatConfig } from '../stack/nat.js';
 import { LoadBalancer } from '../stack/lb.js';
-
-function prefixOf(mask: number): number {
-  let n = 0;
-  for (let b = 31; b >= 0 && (mask >>> b) & 1; b--) n++;
-  return n;
-}
+import { maskPrefix, prefixMask } from '../stack/wire/ipv4.js';
 
 /** NAT's view of the Ifaces: address (null while it has none) and masquerade. */
 export function natConfigFromModel(m: Wiring): NatConfig {
@@ -52,8 +47,8 @@ export function routesOf(m: Wiring): Array<{ net: number; prefix: number; nextho
   }));
   m.ifaces.forEach((i, ix) => {
     if (i.config !== 'static' || i.address === null || i.netmask === null) return;
-    const prefix = prefixOf(i.netmask);
-    const net = prefix === 0 ? 0 : (i.address & ((0xffffffff << (32 - prefix)) >>> 0)) >>> 0;
+    const prefix = maskPrefix(i.netmask);
+    const net = (i.address & prefixMask(prefix)) >>> 0;
     if (!routes.some((r) => r.net === net && r.prefix === prefix)) routes.push({ net, prefix, nexthop: 0, iface: ix });
   });
   return routes;

@@ -23,12 +23,12 @@
 //    protocol); later fragments take its connection (NAT rewrites their addresses only).
 //    A fragment with no recorded first fragment is invalid.
 
+import { ICMP_ECHO_REPLY, ICMP_HEADER_LEN, ICMP_ID, ICMP_QUOTE_PAYLOAD, ICMP_TYPE, isIcmpError, isIcmpQuery } from './wire/icmp.js';
+import { formatIpv4, IP_DADDR, IP_FLAG_MF, IP_FRAG, IP_ID, IP_MIN_HEADER_LEN, IP_PROTO, IP_SADDR, IP_VER_IHL, PROTO_ICMP, PROTO_TCP, PROTO_UDP } from './wire/ipv4.js';
 import { ACCEPT, CT_ESTABLISHED, CT_INVALID, CT_NEW, CT_RELATED, DROP, DIR_ORIGINAL, DIR_REPLY, type ConnHooks, type Pkt } from './wire/pkt.js';
-
-
-export const PROTO_ICMP = 1;
-export const PROTO_TCP = 6;
-export const PROTO_UDP = 17;
+import { TCP_ACK, TCP_DOFF, TCP_FIN, TCP_FLAGS, TCP_MIN_HEADER_LEN, TCP_RST, TCP_SYN } from './wire/tcp.js';
+import { L4_DPORT, L4_SPORT, UDP_HEADER_LEN, UDP_LEN } from './wire/udp.js';
+import { rd16, rd32 } from './wire/view.js';
 
 /** TCP tracker states (stateful_tcp). */
 export const TCP_NONE = 0;
@@ -112,31 +112,39 @@ export interface ConnDump {
   expiresInS: number;
 }
 
-/** u32 words per connection record. */
+// The connection record: REC u32 words per connection in one typed array (32 bytes, one cache
+// line on a hit). A tuple is TUPLE words: source, destination, sport << 16 | dport; the reply
+// tuple follows the original one, so the tuple of direction d starts at d * TUPLE.
+const T_SRC = 0;
+const T_DST = 1;
+const T_PORTS = 2;
+const TUPLE = 3;
+/** Original tuple (the first packet as it arrived, before NAT) and reply tuple. */
+const REC_ORIG = DIR_ORIGINAL * TUPLE;
+const REC_REPLY = DIR_REPLY * TUPLE;
+/** protocol | flags << META_FLAGS | TCP tracker state << META_TCP. */
+const REC_META = 6;
+const META_FLAGS = 8;
+const META_TCP = 16;
+/** Deadline in wheel seconds. */
+const REC_DEADLINE = 7;
 const REC = 8;
+
+// Timeouts (seconds): TMO_CLASSES per state row, rows unconfirmed, confirmed, established.
+const TMO_TCP = 0;
+const TMO_UDP = 1;
+const TMO_OTHER = 2;
+const TMO_CLASSES = 3;
+const TMO_UNCONFIRMED = 0;
+const TMO_CONFIRMED = 1 * TMO_CLASSES;
+const TMO_ESTABLISHED = 2 * TMO_CLASSES;
+
 const WHEEL = 1024;
 const FRAG_SLOTS = 4096;
 const FRAG_MASK = FRAG_SLOTS - 1;
 /** Seconds a first fragment vouches for the rest of its datagram. */
 const FRAG_TTL = 30;
 const WHEEL_MASK = WHEEL - 1;
-
-const TH_FIN = 0x01;
-const TH_SYN = 0x02;
-const TH_RST = 0x04;
-const TH_ACK = 0x10;
-
-export function ipString(a: number): string {
-  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
-}
-
-function isIcmpError(type: number): boolean {
-  return type === 3 || type === 4 || type === 5 || type === 11 || type === 12;
-}
-
-function isIcmpQuery(type: number): boolean {
-  return type === 8 || type === 0;
-}
 
 function pow2AtLeast(n: number): number {
   let p = 16;
@@ -145,9 +153,7 @@ function pow2AtLeast(n: number): number {
 }
 
 export class Conntrack implements ConnHooks {
-  // Per-connection record, 8 x u32 (32 bytes, one cache line on a hit): original tuple
-  // (src, dst, sport << 16 | dport), reply tuple (same), meta (proto | flags << 8 |
-  // tcpState << 16), deadline (wheel seconds). Reallocated on growth.
+  /** The connection records (layout above); reallocated on growth. */
   private tab = new Uint32Array(0);
   /** The deadline the wheel slot was chosen for. */
   private linkedExp = new Uint32Array(0);
@@ -177,8 +183,8 @@ export class Conntrack implements ConnHooks {
   statefulTcp = false;
   private maxCap: number;
   private readonly builtinCap: number;
-  // Timeouts (seconds) indexed [state 0 unconfirmed / 1 confirmed / 2 established][proto class 0 tcp / 1 udp / 2 other].
-  private readonly tmo = new Uint32Array(9);
+  /** Timeouts (seconds), TMO_* layout. */
+  private readonly tmo = new Uint32Array(3 * TMO_CLASSES);
 
   private readonly epochMs: number;
   /** Current time in wheel seconds. */
@@ -211,22 +217,25 @@ export class Conntrack implements ConnHooks {
 
   // ---- record accessors ----------------------------------------------------------------
 
-  oSrc(c: number): number { return this.tab[c * REC]; }
-  oDst(c: number): number { return this.tab[c * REC + 1]; }
-  oSp(c: number): number { return this.tab[c * REC + 2] >>> 16; }
-  oDp(c: number): number { return this.tab[c * REC + 2] & 0xffff; }
-  rSrc(c: number): number { return this.tab[c * REC + 3]; }
-  rDst(c: number): number { return this.tab[c * REC + 4]; }
-  rSp(c: number): number { return this.tab[c * REC + 5] >>> 16; }
-  rDp(c: number): number { return this.tab[c * REC + 5] & 0xffff; }
-  proto(c: number): number { return this.tab[c * REC + 6] & 0xff; }
-  flags(c: number): number { return (this.tab[c * REC + 6] >>> 8) & 0xff; }
-  setFlags(c: number, bits: number): void { this.tab[c * REC + 6] |= bits << 8; }
-  clearFlags(c: number, bits: number): void { this.tab[c * REC + 6] &= ~(bits << 8); }
-  tcpState(c: number): number { return (this.tab[c * REC + 6] >>> 16) & 0xff; }
-  setTcpState(c: number, st: number): void { const i = c * REC + 6; this.tab[i] = (this.tab[i] & 0xff00ffff) | (st << 16); }
+  oSrc(c: number): number { return this.tab[c * REC + REC_ORIG + T_SRC]; }
+  oDst(c: number): number { return this.tab[c * REC + REC_ORIG + T_DST]; }
+  oSp(c: number): number { return this.tab[c * REC + REC_ORIG + T_PORTS] >>> 16; }
+  oDp(c: number): number { return this.tab[c * REC + REC_ORIG + T_PORTS] & 0xffff; }
+  rSrc(c: number): number { return this.tab[c * REC + REC_REPLY + T_SRC]; }
+  rDst(c: number): number { return this.tab[c * REC + REC_REPLY + T_DST]; }
+  rSp(c: number): number { return this.tab[c * REC + REC_REPLY + T_PORTS] >>> 16; }
+  rDp(c: number): number { return this.tab[c * REC + REC_REPLY + T_PORTS] & 0xffff; }
+  proto(c: number): number { return this.tab[c * REC + REC_META] & 0xff; }
+  flags(c: number): number { return (this.tab[c * REC + REC_META] >>> META_FLAGS) & 0xff; }
+  setFlags(c: number, bits: number): void { this.tab[c * REC + REC_META] |= bits << META_FLAGS; }
+  clearFlags(c: number, bits: number): void { this.tab[c * REC + REC_META] &= ~(bits << META_FLAGS); }
+  tcpState(c: number): number { return (this.tab[c * REC + REC_META] >>> META_TCP) & 0xff; }
+  setTcpState(c: number, st: number): void {
+    const i = c * REC + REC_META;
+    this.tab[i] = (this.tab[i] & ~(0xff << META_TCP)) | (st << META_TCP);
+  }
   /** Deadline in wheel seconds (compare with `now`). */
-  expiry(c: number): number { return this.tab[c * REC + 7]; }
+  expiry(c: number): number { return this.tab[c * REC + REC_DEADLINE]; }
 
   /** Apply (new) settings; keeps every entry (reload). */
   configure(cfg: Partial<ConntrackConfig>): void {
@@ -234,11 +243,11 @@ export class Conntrack implements ConnHooks {
     this.statefulTcp = cfg.statefulTcp ?? false;
     this.maxCap = this.limit > 0 ? this.limit : this.builtinCap;
     const t = cfg.timeout ?? DEFAULT_TIMEOUTS;
-    const rows = [t.unconfirmed, t.confirmed, t.established];
-    for (let s = 0; s < 3; s++) {
-      this.tmo[s * 3] = Math.max(1, rows[s].tcp);
-      this.tmo[s * 3 + 1] = Math.max(1, rows[s].udp);
-      this.tmo[s * 3 + 2] = Math.max(1, rows[s].icmp);
+    const rows: Array<[number, CtTimeouts]> = [[TMO_UNCONFIRMED, t.unconfirmed], [TMO_CONFIRMED, t.confirmed], [TMO_ESTABLISHED, t.established]];
+    for (const [row, v] of rows) {
+      this.tmo[row + TMO_TCP] = Math.max(1, v.tcp);
+      this.tmo[row + TMO_UDP] = Math.max(1, v.udp);
+      this.tmo[row + TMO_OTHER] = Math.max(1, v.icmp);
     }
     if ((cfg.reserve ?? 0) > this.capacity) this.grow(Math.min(cfg.reserve ?? 0, this.maxCap));
   }
@@ -284,9 +293,9 @@ export class Conntrack implements ConnHooks {
 
   private keyHash(c: number, dir: number): number {
     const t = this.tab;
-    const b = c * REC + dir * 3;
-    const ports = t[b + 2];
-    return this.hash(t[b], t[b + 1], ports >>> 16, ports & 0xffff, t[c * REC + 6] & 0xff);
+    const b = c * REC + dir * TUPLE;
+    const ports = t[b + T_PORTS];
+    return this.hash(t[b + T_SRC], t[b + T_DST], ports >>> 16, ports & 0xffff, t[c * REC + REC_META] & 0xff);
   }
 
   private indexInsert(c: number, dir: number): void {
@@ -331,8 +340,8 @@ export class Conntrack implements ConnHooks {
       if (e === 0) return -1;
       const v = e - 1;
       const r = (v >>> 1) * REC;
-      const b = r + (v & 1) * 3;
-      if (t[b] === s && t[b + 1] === d && t[b + 2] === ports && (t[r + 6] & 0xff) === pr) return v;
+      const b = r + (v & 1) * TUPLE;
+      if (t[b + T_SRC] === s && t[b + T_DST] === d && t[b + T_PORTS] === ports && (t[r + REC_META] & 0xff) === pr) return v;
       i = (i + 1) & m;
     }
   }
@@ -347,14 +356,14 @@ export class Conntrack implements ConnHooks {
     const t = this.tab;
     const r = c * REC;
     const ports = ((sp << 16) | dp) >>> 0;
-    t[r] = s; t[r + 1] = d; t[r + 2] = ports;
-    t[r + 3] = d; t[r + 4] = s; t[r + 5] = ((dp << 16) | sp) >>> 0;
-    t[r + 6] = pr;
+    t[r + REC_ORIG + T_SRC] = s; t[r + REC_ORIG + T_DST] = d; t[r + REC_ORIG + T_PORTS] = ports;
+    t[r + REC_REPLY + T_SRC] = d; t[r + REC_REPLY + T_DST] = s; t[r + REC_REPLY + T_PORTS] = ((dp << 16) | sp) >>> 0;
+    t[r + REC_META] = pr;
     this.live[c] = 1;
     this.indexInsert(c, DIR_ORIGINAL);
     this.indexInsert(c, DIR_REPLY);
     const exp = this.now + this.timeoutOf(c);
-    t[r + 7] = exp;
+    t[r + REC_DEADLINE] = exp;
     this.link(c, exp);
     this.entries++;
     this.counters[C_INSERTS]++;
@@ -364,12 +373,12 @@ export class Conntrack implements ConnHooks {
   /** Replace the reply tuple (NAT). False (and unchanged) when another connection owns it. */
   setReply(c: number, s: number, d: number, sp: number, dp: number): boolean {
     const t = this.tab;
-    const b = c * REC + 3;
+    const b = c * REC + REC_REPLY;
     const ports = ((sp << 16) | dp) >>> 0;
-    if (t[b] === s && t[b + 1] === d && t[b + 2] === ports) return true;
-    if (this.find(s, d, sp, dp, t[c * REC + 6] & 0xff) >= 0) return false;
+    if (t[b + T_SRC] === s && t[b + T_DST] === d && t[b + T_PORTS] === ports) return true;
+    if (this.find(s, d, sp, dp, t[c * REC + REC_META] & 0xff) >= 0) return false;
     this.indexRemove(c, DIR_REPLY);
-    t[b] = s; t[b + 1] = d; t[b + 2] = ports;
+    t[b + T_SRC] = s; t[b + T_DST] = d; t[b + T_PORTS] = ports;
     this.indexInsert(c, DIR_REPLY);
     return true;
   }
@@ -408,23 +417,23 @@ export class Conntrack implements ConnHooks {
   /** Timeout (s) for the connection's current state. */
   timeoutOf(c: number): number {
     const pr = this.proto(c);
-    const cls = pr === PROTO_TCP ? 0 : pr === PROTO_UDP ? 1 : 2;
+    const cls = pr === PROTO_TCP ? TMO_TCP : pr === PROTO_UDP ? TMO_UDP : TMO_OTHER;
     const f = this.flags(c);
     if (pr === PROTO_TCP && this.statefulTcp) {
       const st = this.tcpState(c);
-      if (st === TCP_ESTABLISHED) return this.tmo[6];
-      if (st === TCP_CLOSE || st === TCP_TIME_WAIT) return this.tmo[0];
-      return (f & (F_CONFIRMED | F_REPLIED)) !== 0 ? this.tmo[3] : this.tmo[0];
+      if (st === TCP_ESTABLISHED) return this.tmo[TMO_ESTABLISHED + TMO_TCP];
+      if (st === TCP_CLOSE || st === TCP_TIME_WAIT) return this.tmo[TMO_UNCONFIRMED + TMO_TCP];
+      return this.tmo[((f & (F_CONFIRMED | F_REPLIED)) !== 0 ? TMO_CONFIRMED : TMO_UNCONFIRMED) + TMO_TCP];
     }
-    if ((f & F_REPLIED) !== 0) return this.tmo[6 + cls];
-    if ((f & F_CONFIRMED) !== 0) return this.tmo[3 + cls];
-    return this.tmo[cls];
+    if ((f & F_REPLIED) !== 0) return this.tmo[TMO_ESTABLISHED + cls];
+    if ((f & F_CONFIRMED) !== 0) return this.tmo[TMO_CONFIRMED + cls];
+    return this.tmo[TMO_UNCONFIRMED + cls];
   }
 
   /** Refresh the deadline after a packet or a state change. */
   touch(c: number): void {
     const exp = this.now + this.timeoutOf(c);
-    const at = c * REC + 7;
+    const at = c * REC + REC_DEADLINE;
     // linkedExp <= the stored deadline always holds, so only an earlier deadline needs a look.
     const prev = this.tab[at];
     this.tab[at] = exp;
@@ -497,25 +506,26 @@ export class Conntrack implements ConnHooks {
     this.counters[C_LOOKUPS]++;
     if (p.frag) return this.fragment(p);
     const pr = p.proto;
-    const dv = p.dv;
+    const b = p.buf;
     let sp = p.sport, dp = p.dport;
     let thFlags = 0;
+    const more = (rd16(b, p.l3 + IP_FRAG) & IP_FLAG_MF) !== 0;
     if (pr === PROTO_TCP) {
-      const doff = dv.getUint8(p.l4 + 12) >>> 4;
-      if (doff < 5 || doff * 4 > p.l4Len) return this.invalid(p, C_INVALID_MALFORMED);
-      thFlags = dv.getUint8(p.l4 + 13);
-      if ((thFlags & (TH_SYN | TH_FIN)) === (TH_SYN | TH_FIN) || (thFlags & (TH_SYN | TH_RST)) === (TH_SYN | TH_RST) ||
-          (thFlags & (TH_SYN | TH_ACK | TH_RST | TH_FIN)) === 0) {
+      const hl = (b[p.l4 + TCP_DOFF] >>> 4) << 2;
+      if (hl < TCP_MIN_HEADER_LEN || hl > p.l4Len) return this.invalid(p, C_INVALID_MALFORMED);
+      thFlags = b[p.l4 + TCP_FLAGS];
+      if ((thFlags & (TCP_SYN | TCP_FIN)) === (TCP_SYN | TCP_FIN) || (thFlags & (TCP_SYN | TCP_RST)) === (TCP_SYN | TCP_RST) ||
+          (thFlags & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN)) === 0) {
         return this.invalid(p, C_INVALID_MALFORMED);
       }
     } else if (pr === PROTO_UDP) {
-      const ulen = dv.getUint16(p.l4 + 4);
-      if (ulen < 8 || (p.gsoType === 0 && ulen > p.l4Len && (dv.getUint8(p.l3 + 6) & 0x20) === 0)) return this.invalid(p, C_INVALID_MALFORMED);
+      const ulen = rd16(b, p.l4 + UDP_LEN);
+      if (ulen < UDP_HEADER_LEN || (p.gsoType === 0 && ulen > p.l4Len && !more)) return this.invalid(p, C_INVALID_MALFORMED);
     } else if (pr === PROTO_ICMP) {
-      if (p.l4Len < 8) return this.invalid(p, C_INVALID_MALFORMED);
-      const type = dv.getUint8(p.l4);
+      if (p.l4Len < ICMP_HEADER_LEN) return this.invalid(p, C_INVALID_MALFORMED);
+      const type = b[p.l4 + ICMP_TYPE];
       if (isIcmpError(type)) return this.related(p);
-      if (isIcmpQuery(type)) { sp = dv.getUint16(p.l4 + 4); dp = sp; } else { sp = 0; dp = 0; }
+      if (isIcmpQuery(type)) { sp = rd16(b, p.l4 + ICMP_ID); dp = sp; } else { sp = 0; dp = 0; }
     } else {
       sp = 0; dp = 0;
     }
@@ -535,14 +545,14 @@ export class Conntrack implements ConnHooks {
       p.dir = dir;
       p.ctState = (this.flags(c) & F_REPLIED) !== 0 ? CT_ESTABLISHED : CT_NEW;
       if (!p.local) this.lastPkt = p;
-      if ((dv.getUint8(p.l3 + 6) & 0x20) !== 0) this.fragRecord(p);
+      if (more) this.fragRecord(p);
       return ACCEPT;
     }
 
-    if (pr === PROTO_TCP && this.statefulTcp && (thFlags & (TH_SYN | TH_ACK | TH_RST | TH_FIN)) !== TH_SYN) {
+    if (pr === PROTO_TCP && this.statefulTcp && (thFlags & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN)) !== TCP_SYN) {
       return this.invalid(p, C_INVALID_TCP_STATE);
     }
-    if (pr === PROTO_ICMP && sp !== 0 && dv.getUint8(p.l4) === 0) {
+    if (pr === PROTO_ICMP && sp !== 0 && b[p.l4 + ICMP_TYPE] === ICMP_ECHO_REPLY) {
       return this.invalid(p, C_INVALID_UNRELATED_ICMP);
     }
     // The new reply key must be free too: a packet whose inverse is another connection's key
@@ -561,7 +571,7 @@ export class Conntrack implements ConnHooks {
     p.dir = DIR_ORIGINAL;
     p.ctState = CT_NEW;
     if (!p.local) this.lastPkt = p;
-    if ((dv.getUint8(p.l3 + 6) & 0x20) !== 0) this.fragRecord(p);
+    if (more) this.fragRecord(p);
     return ACCEPT;
   }
 
@@ -571,7 +581,7 @@ export class Conntrack implements ConnHooks {
 
   /** First fragment (offset 0, MF): remember its connection for the fragments that follow. */
   private fragRecord(p: Pkt): void {
-    const idp = ((p.dv.getUint16(p.l3 + 4) << 8) | p.proto) >>> 0;
+    const idp = ((rd16(p.buf, p.l3 + IP_ID) << 8) | p.proto) >>> 0;
     const i = this.fragSlot(p.saddr, p.daddr, idp);
     this.fSrc[i] = p.saddr;
     this.fDst[i] = p.daddr;
@@ -583,7 +593,7 @@ export class Conntrack implements ConnHooks {
   /** Non-first fragment: the connection of its first fragment (seen within FRAG_TTL s), else
    *  invalid (fragments ahead of their first one are dropped; the router does not reassemble). */
   private fragment(p: Pkt): number {
-    const idp = ((p.dv.getUint16(p.l3 + 4) << 8) | p.proto) >>> 0;
+    const idp = ((rd16(p.buf, p.l3 + IP_ID) << 8) | p.proto) >>> 0;
     const i = this.fragSlot(p.saddr, p.daddr, idp);
     const v = this.fConn[i] - 1;
     if (v < 0 || this.fSrc[i] !== p.saddr || this.fDst[i] !== p.daddr || this.fIdProto[i] !== idp ||
@@ -600,23 +610,23 @@ export class Conntrack implements ConnHooks {
   /** ICMP error: find the connection of the quoted packet. The quoted packet left the router
    *  after NAT, so its inverse is a key; the error travels in that key's direction. */
   private related(p: Pkt): number {
-    const dv = p.dv;
-    const in3 = p.l4 + 8;
+    const b = p.buf;
+    const in3 = p.l4 + ICMP_HEADER_LEN;
     const end = p.l3 + p.ipLen;
-    if (in3 + 20 > end) return this.invalid(p, C_INVALID_MALFORMED);
-    const vihl = dv.getUint8(in3);
-    const ihl = (vihl & 15) * 4;
-    if (vihl >>> 4 !== 4 || ihl < 20 || in3 + ihl + 8 > end) return this.invalid(p, C_INVALID_MALFORMED);
-    const ipr = dv.getUint8(in3 + 9);
-    const isrc = dv.getUint32(in3 + 12);
-    const idst = dv.getUint32(in3 + 16);
+    if (in3 + IP_MIN_HEADER_LEN > end) return this.invalid(p, C_INVALID_MALFORMED);
+    const vihl = b[in3 + IP_VER_IHL];
+    const ihl = (vihl & 15) << 2;
+    if (vihl >>> 4 !== 4 || ihl < IP_MIN_HEADER_LEN || in3 + ihl + ICMP_QUOTE_PAYLOAD > end) return this.invalid(p, C_INVALID_MALFORMED);
+    const ipr = b[in3 + IP_PROTO];
+    const isrc = rd32(b, in3 + IP_SADDR);
+    const idst = rd32(b, in3 + IP_DADDR);
     const in4 = in3 + ihl;
     let isp = 0, idp = 0;
     if (ipr === PROTO_TCP || ipr === PROTO_UDP) {
-      isp = dv.getUint16(in4);
-      idp = dv.getUint16(in4 + 2);
-    } else if (ipr === PROTO_ICMP && isIcmpQuery(dv.getUint8(in4))) {
-      isp = dv.getUint16(in4 + 4);
+      isp = rd16(b, in4 + L4_SPORT);
+      idp = rd16(b, in4 + L4_DPORT);
+    } else if (ipr === PROTO_ICMP && isIcmpQuery(b[in4 + ICMP_TYPE])) {
+      isp = rd16(b, in4 + ICMP_ID);
       idp = isp;
     }
     const v = this.find(idst, isrc, idp, isp, ipr);
@@ -642,7 +652,7 @@ export class Conntrack implements ConnHooks {
   /** The stateful TCP machine (no sequence window tracking). False = invalid packet. */
   private tcpStep(c: number, dir: number, fl: number): boolean {
     const st = this.tcpState(c);
-    const syn = (fl & TH_SYN) !== 0, ack = (fl & TH_ACK) !== 0, rst = (fl & TH_RST) !== 0, fin = (fl & TH_FIN) !== 0;
+    const syn = (fl & TCP_SYN) !== 0, ack = (fl & TCP_ACK) !== 0, rst = (fl & TCP_RST) !== 0, fin = (fl & TCP_FIN) !== 0;
     if (rst) {
       this.setTcpState(c, TCP_CLOSE);
       return true;
@@ -682,6 +692,31 @@ export class Conntrack implements ConnHooks {
     this.setFlags(c, dir === DIR_ORIGINAL ? F_FIN0 : F_FIN1);
     const f = this.flags(c);
     this.setTcpState(c, (f & (F_FIN0 | F_FIN1)) === (F_FIN0 | F_FIN1) ? TCP_LAST_ACK : TCP_FIN_WAIT);
+  }
+
+  /** A connection in both directions already (as if its first packet and a reply had crossed),
+   *  without NAT: what `trace ... ct established` starts from. Returns the connection, or -1
+   *  when the table is full or either tuple is another connection's key. */
+  establish(s: number, d: number, sp: number, dp: number, pr: number): number {
+    const v = this.find(s, d, sp, dp, pr);
+    if (v >= 0) return v >>> 1;
+    if (this.find(d, s, dp, sp, pr) >= 0) return -1;
+    const c = this.insert(s, d, sp, dp, pr);
+    if (c < 0) return -1;
+    this.setFlags(c, F_CONFIRMED | F_REPLIED);
+    if (pr === PROTO_TCP && this.statefulTcp) this.setTcpState(c, TCP_ESTABLISHED);
+    this.touch(c);
+    return c;
+  }
+
+  /** Forget every connection (each removal runs onRemove: NAT ports go back to their pools) and
+   *  zero the counters: a table as new, with its size and settings kept. */
+  clear(): void {
+    for (let c = 0; c < this.capacity; c++) if (this.live[c]) this.remove(c);
+    this.fConn.fill(0);
+    this.counters.fill(0);
+    this.lastPkt = null;
+    this.created = false;
   }
 
   /** Mark the connection confirmed (it left the router once). */
@@ -731,8 +766,8 @@ export class Conntrack implements ConnHooks {
         confirmed: (f & F_CONFIRMED) !== 0,
         snat: (f & F_SNAT) !== 0,
         dnat: (f & F_DNAT) !== 0,
-        original: { src: ipString(this.oSrc(c)), dst: ipString(this.oDst(c)), sport: this.oSp(c), dport: this.oDp(c) },
-        reply: { src: ipString(this.rSrc(c)), dst: ipString(this.rDst(c)), sport: this.rSp(c), dport: this.rDp(c) },
+        original: { src: formatIpv4(this.oSrc(c)), dst: formatIpv4(this.oDst(c)), sport: this.oSp(c), dport: this.oDp(c) },
+        reply: { src: formatIpv4(this.rSrc(c)), dst: formatIpv4(this.rDst(c)), sport: this.rSp(c), dport: this.rDp(c) },
         expiresInS: this.expiry(c) - this.now,
       });
     }

@@ -28,6 +28,20 @@ const FIELD_NAMES = [
 ];
 const ARP_FIELD_NAMES = ['requestsRx', 'repliesRx', 'requestsTx', 'repliesTx', 'learned', 'queued', 'queueSent', 'timeouts'];
 
+/** Per-link counters (Counters.link: L_FIELDS numbers per link, in link order). */
+export const L_RX_PACKETS = 0;
+export const L_RX_BYTES = 1;
+export const L_TX_PACKETS = 2;
+export const L_TX_BYTES = 3;
+export const L_TX_FAILED = 4;
+export const L_FIELDS = 5;
+const LINK_FIELD_NAMES = ['rxPackets', 'rxBytes', 'txPackets', 'txBytes', 'txFailed'] as const;
+
+/** ICMP messages the router generated (Counters.icmp). */
+export const ICMP_SENT = 0;
+export const ICMP_RATE_LIMITED = 1;
+
+/** The fate ledger (Counters.fate). */
 export const F_RX = 0;
 export const F_FORWARDED = 1;
 export const F_DELIVERED = 2;
@@ -59,22 +73,54 @@ export class Counters {
   /** Row n is for unattributed frames. */
   readonly drops: Float64Array;
   readonly fate = new Float64Array(5);
-  /** [sent, rateLimited] */
+  /** ICMP_SENT, ICMP_RATE_LIMITED. */
   readonly icmp = new Float64Array(2);
-  /** Per link: rxPackets, rxBytes, txPackets, txBytes, txFailed. */
+  /** L_FIELDS per link. */
   readonly link: Float64Array;
 
   constructor(readonly names: readonly string[], links: number) {
     this.n = names.length;
     this.iface = new Float64Array(this.n * C_FIELDS);
     this.drops = new Float64Array((this.n + 1) * REASON_COUNT);
-    this.link = new Float64Array(links * 5);
+    this.link = new Float64Array(links * L_FIELDS);
   }
+
+  /** Everything back to zero (after the warm-up). */
+  reset(): void {
+    this.iface.fill(0); this.drops.fill(0); this.fate.fill(0); this.icmp.fill(0); this.link.fill(0);
+  }
+
+  /** Add to field L_* of link li. */
+  linkAdd(li: number, field: number, v: number): void { this.link[li * L_FIELDS + field] += v; }
 
   add(ifx: number, field: number, v: number): void { this.iface[ifx * C_FIELDS + field] += v; }
   get(ifx: number, field: number): number { return this.iface[ifx * C_FIELDS + field]; }
 
-  /** Count a drop; ifx -1 = unattributed. */
+  // ---- the fate of a received frame (each frame ends in exactly one of these) ----
+
+  /** Reason of the last received frame dropped (what `trace` reports). */
+  lastFrameReason = 0;
+
+  /** A received frame dropped for `reason` (ifx -1 = unattributed). */
+  dropFrame(ifx: number, reason: number): void {
+    this.drop(ifx, reason);
+    this.fate[F_DROPPED]++;
+    this.lastFrameReason = reason;
+  }
+
+  /** A received frame delivered to the router itself on Iface ifx. */
+  deliverFrame(ifx: number): void {
+    this.iface[ifx * C_FIELDS + C_DELIVERED]++;
+    this.fate[F_DELIVERED]++;
+  }
+
+  /** A received frame forwarded out of Iface ox. */
+  forwardFrame(ox: number): void {
+    this.iface[ox * C_FIELDS + C_FORWARDED]++;
+    this.fate[F_FORWARDED]++;
+  }
+
+  /** Count a drop (of a received frame or of one the router generated); ifx -1 = unattributed. */
   drop(ifx: number, reason: number): void {
     const row = ifx < 0 || ifx >= this.n ? this.n : ifx;
     this.drops[row * REASON_COUNT + reason]++;
@@ -111,17 +157,18 @@ export class Counters {
       o.drops = reasons(i);
       ifaces.push(o as unknown as IfaceCounters);
     }
-    const links = [];
-    for (let l = 0; l < this.link.length / 5; l++) {
-      const b = l * 5;
-      links.push({ rxPackets: this.link[b], rxBytes: this.link[b + 1], txPackets: this.link[b + 2], txBytes: this.link[b + 3], txFailed: this.link[b + 4] });
+    const links: StackCounters['links'] = [];
+    for (let l = 0; l < this.link.length / L_FIELDS; l++) {
+      const o: Record<string, number> = {};
+      for (let f = 0; f < L_FIELDS; f++) o[LINK_FIELD_NAMES[f]] = this.link[l * L_FIELDS + f];
+      links.push(o as StackCounters['links'][number]);
     }
     return {
       ifaces,
       drops: reasons(-1),
       unattributed: reasons(this.n),
       fate: { rx: this.fate[F_RX], forwarded: this.fate[F_FORWARDED], delivered: this.fate[F_DELIVERED], dropped: this.fate[F_DROPPED], queued: this.fate[F_QUEUED] },
-      icmp: { sent: this.icmp[0], rateLimited: this.icmp[1] },
+      icmp: { sent: this.icmp[ICMP_SENT], rateLimited: this.icmp[ICMP_RATE_LIMITED] },
       links,
     };
   }

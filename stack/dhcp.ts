@@ -5,12 +5,17 @@
 // States: init -> selecting (DISCOVER) -> requesting (REQUEST) -> bound; renewal at T1 re-enters
 // requesting; NAK restarts. Driven by tick(now); no timers of its own.
 
+import {
+  BOOTREPLY, DHCPACK, DHCPDISCOVER, DHCPNAK, DHCPOFFER, DHCPREQUEST, DhcpView, emitDhcpRequest, OPT_DNS, OPT_END,
+  OPT_LEASE_TIME, OPT_MESSAGE_TYPE, OPT_PARAMS, OPT_REQUESTED_IP, OPT_ROUTER, OPT_SERVER_ID, OPT_SUBNET_MASK,
+} from './wire/dhcp.js';
+import { IP_BROADCAST } from './wire/ipv4.js';
+import { rd32, wr32 } from './wire/view.js';
+
 export const DHCP_CLIENT_PORT = 68;
 export const DHCP_SERVER_PORT = 67;
-const MAGIC = 0x63825363;
-const DISCOVER = 1, OFFER = 2, REQUEST = 3, ACK = 5, NAK = 6;
-const OPT_MASK = 1, OPT_ROUTER = 3, OPT_DNS = 6, OPT_REQ_IP = 50, OPT_LEASE = 51, OPT_TYPE = 53, OPT_SERVER = 54, OPT_PARAMS = 55, OPT_END = 255;
 const RETRY_MS = 2000;
+const MSG_LEN = 300;
 
 export interface DhcpLease {
   address: number;
@@ -35,7 +40,8 @@ export class DhcpClient {
   private offered: DhcpLease | null = null;
   private nextSend = 0;
   private renewAt = 0;
-  private readonly msg = new Uint8Array(300);
+  private readonly msg = new Uint8Array(MSG_LEN);
+  private readonly view = new DhcpView();
 
   constructor(
     private readonly host: DhcpHost,
@@ -58,47 +64,39 @@ export class DhcpClient {
     if (this.state === 'init') { this.state = 'selecting'; this.nextSend = 0; }
     if (now < this.nextSend) return;
     this.nextSend = now + RETRY_MS;
-    if (this.state === 'selecting') this.send(DISCOVER, null);
-    else if (this.state === 'requesting') this.send(REQUEST, this.offered ?? this.lease);
+    if (this.state === 'selecting') this.send(DHCPDISCOVER, null);
+    else if (this.state === 'requesting') this.send(DHCPREQUEST, this.offered ?? this.lease);
   }
 
   /** A datagram that arrived on UDP port 68 of Iface `iface`. */
   receive(buf: Uint8Array, off: number, len: number, iface: number, now: number): void {
-    if (iface !== this.iface || this.state === 'stopped' || len < 240) return;
-    const dv = new DataView(buf.buffer, buf.byteOffset + off, len);
-    if (dv.getUint8(0) !== 2 || dv.getUint32(4) !== this.xid || dv.getUint32(236) !== MAGIC) return;
-    for (let i = 0; i < 6; i++) if (buf[off + 28 + i] !== this.mac[i]) return;
-    const l: DhcpLease = { address: dv.getUint32(16), netmask: 0, router: 0, dns: 0, server: 0, leaseS: 3600 };
+    if (iface !== this.iface || this.state === 'stopped') return;
+    const m = this.view.reset(buf, off, len);
+    if (!m.valid() || m.op !== BOOTREPLY || m.xid !== this.xid || !m.chaddrEquals(this.mac)) return;
+    const l: DhcpLease = { address: m.yiaddr, netmask: 0, router: 0, dns: 0, server: 0, leaseS: 3600 };
     let type = 0;
-    for (let i = 240; i < len;) {
-      const code = buf[off + i];
-      if (code === OPT_END) break;
-      if (code === 0) { i++; continue; }
-      if (i + 1 >= len) break;
-      const n = buf[off + i + 1];
-      const v = i + 2;
-      if (v + n > len) break;
-      if (code === OPT_TYPE && n >= 1) type = buf[off + v];
-      else if (code === OPT_MASK && n >= 4) l.netmask = dv.getUint32(v);
-      else if (code === OPT_ROUTER && n >= 4) l.router = dv.getUint32(v);
-      else if (code === OPT_DNS && n >= 4) l.dns = dv.getUint32(v);
-      else if (code === OPT_SERVER && n >= 4) l.server = dv.getUint32(v);
-      else if (code === OPT_LEASE && n >= 4) l.leaseS = dv.getUint32(v);
-      i = v + n;
-    }
+    m.options((code, at, n) => {
+      if (code === OPT_MESSAGE_TYPE && n >= 1) type = buf[at];
+      else if (n < 4) return;
+      else if (code === OPT_SUBNET_MASK) l.netmask = rd32(buf, at);
+      else if (code === OPT_ROUTER) l.router = rd32(buf, at);
+      else if (code === OPT_DNS) l.dns = rd32(buf, at);
+      else if (code === OPT_SERVER_ID) l.server = rd32(buf, at);
+      else if (code === OPT_LEASE_TIME) l.leaseS = rd32(buf, at);
+    });
     if (l.netmask === 0) l.netmask = 0xffffff00;
-    if (type === OFFER && this.state === 'selecting' && l.address !== 0) {
+    if (type === DHCPOFFER && this.state === 'selecting' && l.address !== 0) {
       this.offered = l;
       this.state = 'requesting';
       this.nextSend = 0;
       this.tick(now);
-    } else if (type === ACK && this.state === 'requesting' && l.address !== 0) {
+    } else if (type === DHCPACK && this.state === 'requesting' && l.address !== 0) {
       this.lease = l;
       this.offered = null;
       this.state = 'bound';
       this.renewAt = now + Math.max(10, l.leaseS / 2) * 1000;
       this.onBound(l);
-    } else if (type === NAK && this.state === 'requesting') {
+    } else if (type === DHCPNAK && this.state === 'requesting') {
       this.offered = null;
       this.state = 'selecting';
       this.xid = (this.xid + 1) >>> 0;
@@ -109,21 +107,15 @@ export class DhcpClient {
   private send(type: number, want: DhcpLease | null): void {
     const m = this.msg;
     m.fill(0);
-    const dv = new DataView(m.buffer);
-    m[0] = 1; m[1] = 1; m[2] = 6;
-    dv.setUint32(4, this.xid);
-    dv.setUint16(10, 0x8000); // broadcast replies
-    if (this.state === 'requesting' && this.lease && !this.offered) dv.setUint32(12, this.lease.address); // renewing: ciaddr
-    m.set(this.mac.subarray(0, 6), 28);
-    dv.setUint32(236, MAGIC);
-    let o = 240;
-    m[o++] = OPT_TYPE; m[o++] = 1; m[o++] = type;
-    if (type === REQUEST && want) {
-      m[o++] = OPT_REQ_IP; m[o++] = 4; dv.setUint32(o, want.address); o += 4;
-      if (want.server) { m[o++] = OPT_SERVER; m[o++] = 4; dv.setUint32(o, want.server); o += 4; }
+    const renewing = this.state === 'requesting' && this.lease !== null && !this.offered;
+    let o = emitDhcpRequest(m, 0, this.xid, renewing ? this.lease!.address : 0, this.mac);
+    m[o++] = OPT_MESSAGE_TYPE; m[o++] = 1; m[o++] = type;
+    if (type === DHCPREQUEST && want) {
+      m[o++] = OPT_REQUESTED_IP; m[o++] = 4; wr32(m, o, want.address); o += 4;
+      if (want.server) { m[o++] = OPT_SERVER_ID; m[o++] = 4; wr32(m, o, want.server); o += 4; }
     }
-    m[o++] = OPT_PARAMS; m[o++] = 4; m[o++] = OPT_MASK; m[o++] = OPT_ROUTER; m[o++] = OPT_DNS; m[o++] = OPT_LEASE;
+    m[o++] = OPT_PARAMS; m[o++] = 4; m[o++] = OPT_SUBNET_MASK; m[o++] = OPT_ROUTER; m[o++] = OPT_DNS; m[o++] = OPT_LEASE_TIME;
     m[o++] = OPT_END;
-    this.host.sendUdp(0xffffffff, DHCP_CLIENT_PORT, DHCP_SERVER_PORT, m, 300, 0, this.iface);
+    this.host.sendUdp(IP_BROADCAST, DHCP_CLIENT_PORT, DHCP_SERVER_PORT, m, MSG_LEN, 0, this.iface);
   }
 }

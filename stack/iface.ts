@@ -6,6 +6,8 @@
 import type { ConnHooks, HookFn } from './wire/pkt.js';
 import { NeighborTable } from './neighbor.js';
 import type { RouteConfig } from './route.js';
+import { ETH_HEADER_LEN } from './wire/ethernet.js';
+import { VLAN_ETH_HEADER_LEN } from './wire/vlan.js';
 
 export interface IfaceConfig {
   name: string;
@@ -24,6 +26,10 @@ export interface IfaceConfig {
   sendQueueLimit?: number | null;
   /** Max frames accepted from this Iface per received batch (0/null = unlimited). */
   bufferLimit?: number | null;
+  /** Transit traffic may enter and leave by this Iface (default true). A datagram is forwarded
+   *  only when both its ingress and egress Ifaces forward, or its connection was made by the
+   *  load balancer (ConnHooks.balanced). Traffic to and from the router itself is unaffected. */
+  forwarding?: boolean;
 }
 
 export interface IfaceHooks {
@@ -77,6 +83,8 @@ export class Iface {
   readonly link: number;
   readonly mac: Uint8Array;
   readonly vlan: number;
+  /** Length of the link header of frames leaving by this Iface (Ethernet, tagged or not). */
+  readonly ehl: number;
   address: number;
   netmask: number;
   /** Directed broadcast of the subnet (0 when there is no netmask). */
@@ -85,6 +93,8 @@ export class Iface {
   readonly sendQueueLimit: number;
   readonly bufferLimit: number;
   readonly neighbors: NeighborTable;
+  /** See IfaceConfig.forwarding; Stack.setForwarding() changes it (reload). */
+  forwarding: boolean;
   /** Per-batch counts for the limits above. */
   txInBatch = 0;
   rxInBatch = 0;
@@ -95,6 +105,7 @@ export class Iface {
     this.link = c.link;
     this.mac = Uint8Array.from(c.mac);
     this.vlan = c.vlan === null || c.vlan === undefined ? -1 : c.vlan & 0xfff;
+    this.ehl = this.vlan >= 0 ? VLAN_ETH_HEADER_LEN : ETH_HEADER_LEN;
     this.address = c.address >>> 0;
     this.netmask = (c.netmask ?? 0) >>> 0;
     this.broadcast = this.netmask && this.netmask !== 0xffffffff ? ((this.address | ~this.netmask) >>> 0) : 0;
@@ -102,6 +113,7 @@ export class Iface {
     this.sendQueueLimit = c.sendQueueLimit ?? 0;
     this.bufferLimit = c.bufferLimit ?? 0;
     this.neighbors = new NeighborTable(cacheSize, queueLimit);
+    this.forwarding = c.forwarding ?? true;
   }
 
   /** Is `a` on this Iface's subnet? */

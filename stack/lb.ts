@@ -11,6 +11,8 @@
 // refused SYN is dropped; the client's own SYN retransmissions are the waiting line and get in
 // once a session ends. The limit is kept for reporting only (`stats().waitQueueLimit`).
 
+import { formatIpv4 } from './wire/ipv4.js';
+
 
 export interface LbNode { address: number; port: number }
 
@@ -37,9 +39,6 @@ export interface LbStats {
   nodes: Array<{ address: string; port: number; active: number; total: number; packets: number }>;
 }
 
-function dotted(a: number): string {
-  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
-}
 
 export class LoadBalancer {
   readonly name: string;
@@ -122,7 +121,7 @@ export class LoadBalancer {
   stats(): LbStats {
     const nodes = [];
     for (let i = 0; i < this.nodeAddr.length; i++) {
-      nodes.push({ address: dotted(this.nodeAddr[i]), port: this.nodePort[i], active: this.nodeActive[i], total: this.nodeTotal[i], packets: this.nodePackets[i] });
+      nodes.push({ address: formatIpv4(this.nodeAddr[i]), port: this.nodePort[i], active: this.nodeActive[i], total: this.nodeTotal[i], packets: this.nodePackets[i] });
     }
     return { name: this.name, active: this.active, sessionLimit: this.sessionLimit, waitQueueLimit: this.waitQueueLimit, refused: this.refused, noAddress: this.noAddress, nodes };
   }

@@ -17,8 +17,11 @@
 //    fail closed: the packet is dropped, the half-made connection removed, the event counted.
 
 import { ACCEPT, CT_INVALID, CT_RELATED, DROP, DIR_ORIGINAL, type ConnHooks, type NatActions, type Pkt } from './wire/pkt.js';
-import { Conntrack, F_DNAT, F_NATFAIL, F_REPLIED, F_SNAT, F_CONFIRMED, PROTO_ICMP, PROTO_TCP, PROTO_UDP } from './conntrack.js';
-import { IP_DST, IP_SRC, isIcmpQueryPkt, rewriteDst, rewriteQuoted, rewriteSrc, setAddr } from './ct-rewrite.js';
+import { Conntrack, F_DNAT, F_NATFAIL, F_REPLIED, F_SNAT, F_CONFIRMED } from './conntrack.js';
+import { PROTO_ICMP, PROTO_TCP, PROTO_UDP } from './wire/ipv4.js';
+import { TCP_ACK, TCP_FIN, TCP_FLAGS, TCP_RST, TCP_SYN } from './wire/tcp.js';
+import { isIcmpQueryPkt, rewriteDst, rewriteQuoted, rewriteSrc, setAddr } from './ct-rewrite.js';
+import { IP_DADDR, IP_SADDR } from './wire/ipv4.js';
 import { LoadBalancer } from './lb.js';
 
 export interface NatIface {
@@ -50,10 +53,6 @@ export const N_LB_REFUSED = 8;
 export const N_ICMP_ERR_NAT = 9;
 const N_COUNTERS = 10;
 
-const TH_SYN = 0x02;
-const TH_ACK = 0x10;
-const TH_RST = 0x04;
-const TH_FIN = 0x01;
 const PORT_PROBES = 256;
 const POOL_RETRIES = 16;
 
@@ -211,6 +210,11 @@ export class NatEngine implements ConnHooks, NatActions {
     return c < this.lbRef.length ? this.lbRef[c] : -1;
   }
 
+  /** ConnHooks.balanced: the packet's connection is one the load balancer made. */
+  balanced(p: Pkt): boolean {
+    return p.conn >= 0 && p.conn < this.lbRef.length && this.lbRef[p.conn] >= 0;
+  }
+
   /** Index into `pools` of the pool a connection holds a port of, or -1. */
   poolIndexOf(c: number): number {
     return c < this.natPool.length ? this.natPool[c] : -1;
@@ -301,12 +305,12 @@ export class NatEngine implements ConnHooks, NatActions {
     this.counters[N_ICMP_ERR_NAT]++;
     if (p.dir === DIR_ORIGINAL) {
       if ((f & F_DNAT) === 0) return;
-      if (p.daddr === ct.oDst(c)) setAddr(p, IP_DST, ct.rSrc(c));
-      rewriteQuoted(p, IP_SRC, ct.rSrc(c), ct.rSp(c));
+      if (p.daddr === ct.oDst(c)) setAddr(p, IP_DADDR, ct.rSrc(c));
+      rewriteQuoted(p, IP_SADDR, ct.rSrc(c), ct.rSp(c));
     } else {
       if ((f & F_SNAT) === 0) return;
-      if (p.daddr === ct.rDst(c)) setAddr(p, IP_DST, ct.oSrc(c));
-      rewriteQuoted(p, IP_SRC, ct.oSrc(c), ct.oSp(c));
+      if (p.daddr === ct.rDst(c)) setAddr(p, IP_DADDR, ct.oSrc(c));
+      rewriteQuoted(p, IP_SADDR, ct.oSrc(c), ct.oSp(c));
     }
   }
 
@@ -315,12 +319,12 @@ export class NatEngine implements ConnHooks, NatActions {
     const ct = this.ct;
     if (p.dir === DIR_ORIGINAL) {
       if ((f & F_SNAT) === 0) return;
-      if (p.saddr === ct.oSrc(c)) setAddr(p, IP_SRC, ct.rDst(c));
-      rewriteQuoted(p, IP_DST, ct.rDst(c), ct.rDp(c));
+      if (p.saddr === ct.oSrc(c)) setAddr(p, IP_SADDR, ct.rDst(c));
+      rewriteQuoted(p, IP_DADDR, ct.rDst(c), ct.rDp(c));
     } else {
       if ((f & F_DNAT) === 0) return;
-      if (p.saddr === ct.rSrc(c)) setAddr(p, IP_SRC, ct.oDst(c));
-      rewriteQuoted(p, IP_DST, ct.oDst(c), ct.oDp(c));
+      if (p.saddr === ct.rSrc(c)) setAddr(p, IP_SADDR, ct.oDst(c));
+      rewriteQuoted(p, IP_DADDR, ct.oDst(c), ct.oDp(c));
     }
   }
 
@@ -446,8 +450,8 @@ export class NatEngine implements ConnHooks, NatActions {
   // ---- load balancer ----------------------------------------------------------------------
 
   private balance(p: Pkt, c: number): number {
-    const fl = p.dv.getUint8(p.l4 + 13);
-    if ((fl & (TH_SYN | TH_ACK | TH_RST | TH_FIN)) !== TH_SYN) return ACCEPT;
+    const fl = p.buf[p.l4 + TCP_FLAGS];
+    if ((fl & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN)) !== TCP_SYN) return ACCEPT;
     const bs = this.balancers;
     for (let i = 0; i < bs.length; i++) {
       const lb = bs[i];

@@ -5,13 +5,25 @@
 // fail and the caller drops and counts. Pending queue: `limit` fixed slots, each holding one
 // IPv4 datagram (not the Ethernet header) plus its offload metadata; full = drop and count.
 
+import type { Offload } from './wire/virtio.js';
+
 export const N_EMPTY = 0;
 export const N_INCOMPLETE = 1;
 export const N_REACHABLE = 2;
 export const N_FAILED = 3;
 
+/** The current time (ms), read where it is needed: passed as an object, a time (a double)
+ *  never has to be boxed on the packet path. */
+export interface Now { readonly now: number }
+
 /** Largest datagram a pending slot holds (GSO super-frames are not queued). */
 export const PENDING_SLOT = 2048;
+
+/** What a pending slot holds (pendKind): free, a forwarded datagram (it counts in the fate
+ *  ledger as queued), or one the router generated. */
+export const PEND_FREE = 0;
+export const PEND_FORWARDED = 1;
+export const PEND_LOCAL = 2;
 
 export class NeighborTable {
   readonly cap: number;
@@ -29,7 +41,7 @@ export class NeighborTable {
   readonly pendBuf: Uint8Array;
   readonly pendIp: Uint32Array;
   readonly pendLen: Int32Array;
-  /** 0 = free, 1 = forwarded datagram (counts in the rx fate ledger), 2 = locally generated. */
+  /** PEND_FREE, PEND_FORWARDED or PEND_LOCAL. */
   readonly pendKind: Uint8Array;
   readonly pendGsoType: Uint8Array;
   readonly pendGsoSize: Uint16Array;
@@ -75,10 +87,10 @@ export class NeighborTable {
     return -1;
   }
 
-  /** Slot holding a usable MAC for `ip` at `now`, or -1. */
-  resolved(ip: number, now: number): number {
+  /** Slot holding a usable MAC for `ip` at time t.now, or -1. */
+  resolved(ip: number, t: Now): number {
     const i = this.find(ip);
-    return i >= 0 && this.state[i] === N_REACHABLE && this.expires[i] > now ? i : -1;
+    return i >= 0 && this.state[i] === N_REACHABLE && this.expires[i] > t.now ? i : -1;
   }
 
   private dead(i: number, now: number): boolean {
@@ -149,33 +161,46 @@ export class NeighborTable {
 
   hasPending(ip: number): boolean {
     if (this.pendCount === 0) return false;
-    for (let q = 0; q < this.limit; q++) if (this.pendKind[q] !== 0 && this.pendIp[q] === ip) return true;
+    for (let q = 0; q < this.limit; q++) if (this.pendKind[q] !== PEND_FREE && this.pendIp[q] === ip) return true;
     return false;
   }
 
   /** A free pending slot, or -1 when the queue is full. */
   freeSlot(): number {
     if (this.pendCount >= this.limit) return -1;
-    for (let q = 0; q < this.limit; q++) if (this.pendKind[q] === 0) return q;
+    for (let q = 0; q < this.limit; q++) if (this.pendKind[q] === PEND_FREE) return q;
     return -1;
   }
 
-  /** Copy a datagram into pending slot q (caller checked len <= PENDING_SLOT). */
-  enqueue(q: number, ip: number, kind: number, src: Uint8Array, off: number, len: number,
-    gsoType: number, gsoSize: number, csumStart: number, csumOffset: number): void {
+  /** Copy a datagram and its offload state into pending slot q (caller checked
+   *  len <= PENDING_SLOT). */
+  enqueue(q: number, ip: number, kind: number, src: Uint8Array, off: number, len: number, o: Offload): void {
     const d = this.pendBuf, base = q * PENDING_SLOT;
     for (let k = 0; k < len; k++) d[base + k] = src[off + k];
     this.pendIp[q] = ip;
     this.pendLen[q] = len;
     this.pendKind[q] = kind;
-    this.pendGsoType[q] = gsoType;
-    this.pendGsoSize[q] = gsoSize;
-    this.pendCsumStart[q] = csumStart;
-    this.pendCsumOffset[q] = csumOffset;
+    this.pendGsoType[q] = o.gsoType;
+    this.pendGsoSize[q] = o.gsoSize;
+    this.pendCsumStart[q] = o.csumStart;
+    this.pendCsumOffset[q] = o.csumOffset;
     this.pendCount++;
   }
 
+  /** The offload state of pending slot q, into `o`. */
+  pendOffload(q: number, o: Offload): Offload {
+    return o.set(this.pendGsoType[q], this.pendGsoSize[q], this.pendCsumStart[q], this.pendCsumOffset[q]);
+  }
+
   release(q: number): void {
-    if (this.pendKind[q] !== 0) { this.pendKind[q] = 0; this.pendCount--; }
+    if (this.pendKind[q] !== PEND_FREE) { this.pendKind[q] = PEND_FREE; this.pendCount--; }
+  }
+
+  /** Forget every entry and queued datagram (the warm-up's reset). */
+  clear(): void {
+    this.state.fill(N_EMPTY);
+    this.used = 0;
+    this.pendKind.fill(PEND_FREE);
+    this.pendCount = 0;
   }
 }

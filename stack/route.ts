@@ -3,6 +3,8 @@
 // prefixes, the route that was configured earlier. Nexthop 0 means on-link (send to the
 // destination itself). Built once per configuration; lookups allocate nothing.
 
+import { prefixMask } from './wire/ipv4.js';
+
 export interface RouteConfig {
   net: number;
   prefix: number;
@@ -10,17 +12,6 @@ export interface RouteConfig {
   nexthop: number;
   /** Index into the stack's iface list. */
   iface: number;
-}
-
-export function prefixMask(prefix: number): number {
-  return prefix <= 0 ? 0 : prefix >= 32 ? 0xffffffff : (0xffffffff << (32 - prefix)) >>> 0;
-}
-
-/** Prefix length of a contiguous netmask, or -1. */
-export function maskPrefix(mask: number): number {
-  let p = 0;
-  while (p < 32 && ((mask >>> (31 - p)) & 1) === 1) p++;
-  return prefixMask(p) === mask >>> 0 ? p : -1;
 }
 
 export class RouteTable {

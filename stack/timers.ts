@@ -33,8 +33,18 @@ export class TimerWheel {
     this.argA = new Float64Array(capacity);
     this.argB = new Float64Array(capacity);
     this.due = new Float64Array(capacity);
+    this.clear();
+  }
+
+  /** Disarm every timer (handlers stay registered). */
+  clear(): void {
+    const capacity = this.next.length;
+    this.heads.fill(-1);
+    this.kind.fill(-1);
     for (let i = 0; i < capacity; i++) this.next[i] = i + 1 < capacity ? i + 1 : -1;
-    if (capacity === 0) this.freeHead = -1;
+    this.freeHead = capacity === 0 ? -1 : 0;
+    this.cursor = -1;
+    this.active = 0;
   }
 
   register(fn: TimerHandler): number {

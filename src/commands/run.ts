@@ -6,7 +6,8 @@ import type { Command } from '../cli.js';
 import type { RouterConfig } from '../control/build.js';
 import type { Link } from '../../drivers/link.js';
 import { createLogger } from '../log/logger.js';
-import { Router, linkKeys, ipStr, type LinkSpec } from '../router.js';
+import { Router, linkKeys, type LinkSpec } from '../router.js';
+import { formatIpv4 } from '../../stack/wire/ipv4.js';
 import { serveCtl, closeCtl, DEFAULT_CTL } from '../control/ctl.js';
 import { renderTemplate, templateLines, type ShowTemplate, type RuleCounters } from '../control/show.js';
 import { ReloadManager } from '../control/reload.js';
@@ -185,7 +186,7 @@ export const command: Command = {
     }
     log.info({
       file,
-      ifaces: model.ifaces.map((i, ix) => ({ name: i.name, link: links[linkKeys(model).indexOf(typeof i.index === 'number' ? String(i.index) : i.index.mac)]?.name, address: i.address === null ? null : ipStr(i.address), vlan: i.vlan, ix })),
+      ifaces: model.ifaces.map((i, ix) => ({ name: i.name, link: links[linkKeys(model).indexOf(typeof i.index === 'number' ? String(i.index) : i.index.mac)]?.name, address: i.address === null ? null : formatIpv4(i.address), vlan: i.vlan, ix })),
       rules: model.writtenRules,
       statements: build.statements,
       startMs: Math.round(performance.now() - t0),

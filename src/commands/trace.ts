@@ -1,5 +1,5 @@
-// `nacl-router trace FILE --packet SPEC`: evaluate one described packet offline through the
-// hooks it would traverse and print each step with file:line and the final verdict.
+// `nacl-router trace FILE --packet SPEC`: send one described packet through the router's own
+// code (src/control/trace.ts) and print each step with file:line and the final verdict.
 // Exit 0 after a trace (accept or drop), 1 invalid configuration, 2 usage, I/O or bad spec.
 
 import type { Command } from '../cli.js';
@@ -8,12 +8,15 @@ import { readSource } from '../config/source.js';
 import { parsePacketSpec, tracePacket } from '../control/trace.js';
 
 export const command: Command = {
-  summary: 'show the path one described packet takes through the rules (offline)',
+  summary: 'show the path one described packet takes through the router (offline)',
   help: `usage: nacl-router trace FILE --packet SPEC
 
-Evaluates one packet offline: prerouting of the Iface it arrives on, the local-or-forward
-decision, input or Gateway.forward + TTL + route lookup, postrouting of the egress Iface.
-Every condition, block, log, NAT rewrite and verdict is printed with its FILE:LINE.
+Sends one packet through the router FILE configures, offline: the same stack, connection
+tracking, NAT and chains as \`nacl-router run\`, on in-process links. Prints the steps it takes:
+conntrack, prerouting of the Iface it arrives on, the local-or-forward decision and route,
+input or Gateway.forward, TTL, postrouting of the egress Iface, source NAT, what the router
+sent back (ICMP errors, echo replies) and the verdict (why it was dropped). Every condition,
+block, log, NAT rewrite and verdict of the rules is printed with its FILE:LINE.
 
 SPEC (one argument, quote it):
   tcp A.B.C.D:PORT > A.B.C.D:PORT [flags]   e.g. [syn] or [syn,ack] (default [syn])
@@ -22,7 +25,9 @@ SPEC (one argument, quote it):
   ip A.B.C.D > A.B.C.D proto N
 followed by any of:
   in IFACE      the Iface it arrives on (default: the one whose network holds the source)
-  ct STATE      new (default), established, related, invalid
+  ct STATE      new (default); established (the trace sets up the connection first);
+                related (for ICMP errors: they quote a UDP datagram of a connection the
+                trace sets up)
   ttl N, len N, id N, dscp N, ecn N, frag N (fragment offset: > 0 = non-first fragment),
   seq N, ackseq N, window N
 

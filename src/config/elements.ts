@@ -8,7 +8,8 @@ import {
   type LoadBalancerModel, type RouteModel, type SyslogModel, type TimerModel,
 } from './model.js';
 import { didYouMean, type Diagnostics } from './diagnostics.js';
-import { describeValue, keySpan, numberToIp, STATIC_CTX, wordOf, type Element, type Resolver } from './values.js';
+import { describeValue, keySpan, STATIC_CTX, wordOf, type Element, type Resolver } from './values.js';
+import { formatIpv4, maskPrefix } from '../../stack/wire/ipv4.js';
 import type { CheckedFunction } from './functions.js';
 
 const IFACE_KEYS = ['index', 'address', 'netmask', 'gateway', 'dns', 'config', 'vlan', 'masquerade',
@@ -317,7 +318,7 @@ export class ElementChecker {
       const key = `${r.net}/${r.prefix}`;
       const prev = seen.get(key);
       if (prev) {
-        this.diags.warn(rv.loc, `Route ${r.name ?? `to ${numberToIp(r.net)}/${r.prefix}`} is shadowed by an identical earlier route (line ${prev.loc.line}) and is never used`);
+        this.diags.warn(rv.loc, `Route ${r.name ?? `to ${formatIpv4(r.net)}/${r.prefix}`} is shadowed by an identical earlier route (line ${prev.loc.line}) and is never used`);
       } else seen.set(key, r);
       model.routes.push(r);
     }
@@ -366,7 +367,7 @@ export class ElementChecker {
     if (net === null || mask === null || nexthop === null || cost === null || !ok) return null;
     const prefix = maskPrefix(mask);
     if (prefix < 0) {
-      this.diags.error(maskP.value, `Netmask ${numberToIp(mask)} is not contiguous (a route needs a prefix mask such as 255.255.255.0)`);
+      this.diags.error(maskP.value, `Netmask ${formatIpv4(mask)} is not contiguous (a route needs a prefix mask such as 255.255.255.0)`);
       return null;
     }
     if (iface) this.ifaceUsers.add(iface);
@@ -623,13 +624,3 @@ export class ElementChecker {
     return ok ? model : null;
   }
 }
-
-/** Prefix length of a contiguous netmask, or -1. */
-export function maskPrefix(mask: number): number {
-  const inv = ~mask >>> 0;
-  if ((inv & (inv + 1)) !== 0) return -1;
-  let n = 0;
-  for (let m = mask >>> 0; m & 0x80000000; m = (m << 1) >>> 0) n++;
-  return n;
-}
-

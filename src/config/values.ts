@@ -10,6 +10,7 @@
 import type { Pair, Span, Value, FunctionNode } from '../../grammar/ast.js';
 import { CT_ESTABLISHED, CT_INVALID, CT_NEW, CT_RELATED, type Field, type ValueSet } from './model.js';
 import { didYouMean, tok, type Diagnostics } from './diagnostics.js';
+import { formatIpv4, prefixMask } from '../../stack/wire/ipv4.js';
 
 export type NumKind = 'int' | 'dec' | 'addr' | 'word';
 
@@ -80,14 +81,6 @@ export const PREDEFINED: ReadonlyMap<string, number> = new Map<string, number>([
 /** Words the reference knows but that mean nothing at run time (rejected, Part A3). */
 const DEAD_WORDS = new Set(['iif', 'iifname', 'oif', 'oifname']);
 
-export function ipToNumber(bytes: readonly number[]): number {
-  return ((bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3]) >>> 0;
-}
-
-export function numberToIp(n: number): string {
-  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
-}
-
 /** The name of a one-word name value (`eth0`), else null. */
 export function wordOf(v: Value): string | null {
   return v.kind === 'name' && !v.name.includes('.') ? v.name : null;
@@ -109,7 +102,7 @@ for (const ns of Object.keys(PROPERTIES)) for (const [k, f] of Object.entries(PR
 export function describeValue(v: Value): string {
   switch (v.kind) {
     case 'int': case 'dec': return String(v.value);
-    case 'ip': return v.addr < 0 ? 'an invalid address' : numberToIp(v.addr);
+    case 'ip': return v.addr < 0 ? 'an invalid address' : formatIpv4(v.addr);
     case 'cidr': return `${describeValue(v.base)}/${v.prefix}`;
     case 'bool': return String(v.value);
     case 'string': return JSON.stringify(v.value);
@@ -230,7 +223,7 @@ export class Resolver {
           this.diags.error(v, `IPv4 cidr mask in ${this.text(v)} is greater than 32`);
           return { t: 'err', loc: v };
         }
-        const mask = v.prefix === 0 ? 0 : (0xffffffff << (32 - v.prefix)) >>> 0;
+        const mask = prefixMask(v.prefix);
         const net = (base.addr & mask) >>> 0;
         const bcast = (net | (~mask >>> 0)) >>> 0;
         return { t: 'set', set: { exact: [], ranges: [[net, bcast]] }, loc: v };

@@ -38,9 +38,10 @@ export function configOf(m: Model): RouterConfig {
   };
 }
 
-export function buildOf(model: Model, gen: number, opts: { shared?: boolean; warnings?: string; timings?: Partial<BuildTimings> } = {}): Build {
+/** `trace`: rules compiled with trace events (the `trace` command's router, never a running one). */
+export function buildOf(model: Model, gen: number, opts: { shared?: boolean; trace?: boolean; warnings?: string; timings?: Partial<BuildTimings> } = {}): Build {
   const t0 = performance.now();
-  const plan = planRuleset(model, { sharedCounters: opts.shared === true });
+  const plan = planRuleset(model, { sharedCounters: opts.shared === true, trace: opts.trace === true });
   const rules = ruleIndexData(model);
   const show = showTemplate(model);
   const compileMs = performance.now() - t0;

@@ -5,6 +5,7 @@
 // live counters for a range of lines. `nacl-router show` renders all of it; a running router
 // keeps the template its build worker made and streams `ctl show` in slices between batches.
 
+import { formatIpv4, maskPrefix } from '../../stack/wire/ipv4.js';
 import {
   ADDRESS_FIELDS, HOOKS, SEVERITIES, type Cond, type Field, type Model, type Operand, type Stmt, type ValueSet,
 } from '../config/model.js';
@@ -18,18 +19,9 @@ const CT_NAMES = ['new', 'established', 'related', 'invalid'];
 const MAX_SET_ITEMS = 12;
 const COMMENT_COL = 60;
 
-function ip(n: number): string {
-  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
-}
-
-function prefixOf(mask: number): number {
-  let n = 0;
-  for (let m = mask >>> 0; m & 0x80000000; m = (m << 1) >>> 0) n++;
-  return n;
-}
 
 function constText(v: number, field: Field | null): string {
-  if (field && ADDRESS_FIELDS.has(field)) return ip(v);
+  if (field && ADDRESS_FIELDS.has(field)) return formatIpv4(v);
   if (field === 'ct.state' && v >= 0 && v < CT_NAMES.length) return CT_NAMES[v];
   return String(v);
 }
@@ -42,8 +34,8 @@ function operandText(o: Operand, other: Operand | null): string {
 function rangeText(lo: number, hi: number, field: Field | null): string {
   if (field && ADDRESS_FIELDS.has(field)) {
     const size = hi - lo + 1;
-    if (size > 0 && (size & (size - 1)) === 0 && lo % size === 0) return `${ip(lo)}/${32 - Math.log2(size)}`;
-    return `${ip(lo)}-${ip(hi)}`;
+    if (size > 0 && (size & (size - 1)) === 0 && lo % size === 0) return `${formatIpv4(lo)}/${32 - Math.log2(size)}`;
+    return `${formatIpv4(lo)}-${formatIpv4(hi)}`;
   }
   return `${lo}-${hi}`;
 }
@@ -69,7 +61,7 @@ export function condText(c: Cond): string {
 }
 
 function natText(s: Stmt & { kind: 'dnat' | 'snat' }): string {
-  const to = s.addr !== null ? ip(s.addr) + (s.port !== null ? `:${s.port}` : '') : `port ${s.port}`;
+  const to = s.addr !== null ? formatIpv4(s.addr) + (s.port !== null ? `:${s.port}` : '') : `port ${s.port}`;
   return `${s.kind} to ${to}`;
 }
 
@@ -199,9 +191,9 @@ export function showTemplate(model: Model): ShowTemplate {
     const parts = [`index ${typeof i.index === 'number' ? i.index : `mac ${i.index.mac}`}`];
     if (i.vlan !== null) parts.push(`vlan ${i.vlan}`);
     parts.push(`config ${i.config}`);
-    if (i.address !== null) parts.push(`address ${ip(i.address)}${i.netmask !== null ? `/${prefixOf(i.netmask)}` : ''}`);
-    if (i.gateway !== null) parts.push(`gateway ${ip(i.gateway)}`);
-    if (i.dns !== null) parts.push(`dns ${ip(i.dns)}`);
+    if (i.address !== null) parts.push(`address ${formatIpv4(i.address)}${i.netmask !== null ? `/${maskPrefix(i.netmask)}` : ''}`);
+    if (i.gateway !== null) parts.push(`gateway ${formatIpv4(i.gateway)}`);
+    if (i.dns !== null) parts.push(`dns ${formatIpv4(i.dns)}`);
     if (i.masquerade) parts.push('masquerade');
     if (i.sendQueueLimit !== null) parts.push(`send_queue_limit ${i.sendQueueLimit}`);
     if (i.bufferLimit !== null) parts.push(`buffer_limit ${i.bufferLimit}`);
@@ -215,8 +207,8 @@ export function showTemplate(model: Model): ShowTemplate {
     w.line(1, `send_time_exceeded ${g.sendTimeExceeded}`);
     if (g.forward.length) w.line(1, `forward: ${g.forward.join(', ')}`);
     for (const r of g.routes) {
-      const via = r.nexthop ? ` via ${ip(r.nexthop)}` : '';
-      w.line(1, `${r.name ? `${r.name}: ` : ''}${ip(r.net)}/${r.prefix}${via} dev ${r.iface} cost ${r.cost}`, where(m, r.loc));
+      const via = r.nexthop ? ` via ${formatIpv4(r.nexthop)}` : '';
+      w.line(1, `${r.name ? `${r.name}: ` : ''}${formatIpv4(r.net)}/${r.prefix}${via} dev ${r.iface} cost ${r.cost}`, where(m, r.loc));
     }
     w.line(0, '}');
   }
@@ -228,12 +220,12 @@ export function showTemplate(model: Model): ShowTemplate {
     w.line(1, `timeout ${st} tcp ${t.tcp}s udp ${t.udp}s icmp ${t.icmp}s`);
   }
   w.line(0, '}');
-  if (m.syslog) w.line(0, `syslog ${m.syslog.name} ${ip(m.syslog.address)}:${m.syslog.port}`, where(m, m.syslog.loc));
+  if (m.syslog) w.line(0, `syslog ${m.syslog.name} ${formatIpv4(m.syslog.address)}:${m.syslog.port}`, where(m, m.syslog.loc));
   for (const t of m.timers) w.line(0, `timer ${t.name} every ${t.interval}s: ${t.data.join(', ') || '(nothing)'}`, where(m, t.loc));
   for (const lb of m.loadBalancers) {
     w.line(0, `load_balancer ${lb.name} ${lb.layer} {`, where(m, lb.loc));
     w.line(1, `clients ${lb.clients.iface} port ${lb.clients.port} wait_queue_limit ${lb.clients.waitQueueLimit} session_limit ${lb.clients.sessionLimit}`);
-    w.line(1, `servers ${lb.servers.iface} ${lb.servers.algorithm}: ${lb.servers.pool.map((n) => `${ip(n.address)}:${n.port}`).join(', ')}`);
+    w.line(1, `servers ${lb.servers.iface} ${lb.servers.algorithm}: ${lb.servers.pool.map((n) => `${formatIpv4(n.address)}:${n.port}`).join(', ')}`);
     w.line(0, '}');
   }
   const onChain = new Set<string>();

@@ -1,20 +1,44 @@
-// Offline packet trace (`nacl-router trace FILE --packet SPEC`): build the described frame, run
-// it through the hooks it would traverse with trace-compiled chains, and print each step with
-// `file:line` and the final verdict.
-// Path: prerouting of the ingress Iface -> local (destination is an Iface address or a
-// broadcast) ? input of that Iface : Gateway.forward, TTL, longest-prefix route over the
-// Gateway routes and the connected Iface networks -> postrouting of the egress Iface.
-// dnat/snat run through a small offline NatActions that rewrites the packet's tuple in place,
-// so later hooks and the route see the translated packet. No state, no network, no conntrack
-// (ct.state is what the spec says).
+// `nacl-router trace FILE --packet SPEC`: the described packet goes through the real router.
+// A Tracer builds the same Router `run` builds (stack, conntrack, NAT, compiled chains, the
+// forwarding permissions of its Ifaces) on in-process links, with the chains compiled with a
+// trace sink; it starts the stack but no timers, sends the packet's frame in on its Iface
+// (from a host that answers the router's ARP requests) and records what the real code does,
+// never deciding anything itself:
+//  * the trace sink: every condition, block, log, NAT action and verdict with its file:line;
+//  * hooks that wrap the real ones (chains, conntrack/NAT): which chain runs for which Iface,
+//    the connection state, each rewrite of the packet (before => after);
+//  * the stack's counters: the fate of the frame (forwarded, delivered, dropped and why);
+//  * the frames the links carry out: the packet as it left, ICMP errors the router sent.
+// So trace and router cannot disagree. Invariants: a Tracer keeps its state between traces
+// (connections, neighbours) like a router does; no timers run; time stands still.
 
-import { compileRuleset, type HookSet } from '../../filters/compile.js';
-import { formatAddr } from '../../filters/fields.js';
-import { buildPacket, ICMP_TYPES, parsePacketSpec, TCP_FLAG_BITS, type PacketSpec } from '../../filters/packet-spec.js';
-import { formatTrace, TraceRecorder } from '../../filters/trace.js';
-import { SEVERITIES, type Hook, type IfaceModel, type Model } from '../config/model.js';
-import type { NatActions, Pkt } from '../../stack/wire/pkt.js';
-import { DROP } from '../../stack/wire/pkt.js';
+import { memoryPair, pumpAll, type MemoryLink } from '../../drivers/memory.js';
+import { formatTrace, type TraceKind, type TraceSink } from '../../filters/trace.js';
+import { F_DELIVERED, F_DROPPED, F_FORWARDED, F_QUEUED } from '../../stack/counters.js';
+import { parseIp } from '../../stack/ipv4-in.js';
+import type { StackHooks } from '../../stack/iface.js';
+import { Views } from '../../stack/stack.js';
+import { ARP_REPLY, ARP_REQUEST, ArpView, emitArp, ARP_LEN } from '../../stack/wire/arp.js';
+import { ETH_HEADER_LEN, ETH_TYPE, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_VLAN, BROADCAST_MAC } from '../../stack/wire/ethernet.js';
+import { ICMP_CODE, ICMP_TYPE, ICMP_TYPE_NAMES, isIcmpError } from '../../stack/wire/icmp.js';
+import { formatIpv4, formatPrefix, IP_BROADCAST, Ipv4View, isMulticast, PROTO_ICMP, PROTO_NAMES, PROTO_TCP, PROTO_UDP } from '../../stack/wire/ipv4.js';
+import { ACCEPT, CT_ESTABLISHED, CT_INVALID, CT_NEW, CT_RELATED, DIR_ORIGINAL, Pkt, type ConnHooks, type HookFn } from '../../stack/wire/pkt.js';
+import { REASON_NAMES } from '../../stack/wire/reason.js';
+import * as R from '../../stack/wire/reason.js';
+import { formatTcpFlags, TCP_FLAGS } from '../../stack/wire/tcp.js';
+import { L4_DPORT, L4_SPORT } from '../../stack/wire/udp.js';
+import { rd16 } from '../../stack/wire/view.js';
+import { emitEthernetVlan, VLAN_INNER_TYPE, VLAN_TCI, VLAN_VID_MASK } from '../../stack/wire/vlan.js';
+import { SEVERITIES, type Hook, type Model } from '../config/model.js';
+import { createLogger } from '../log/logger.js';
+import { linkKey, linkKeys, Router } from '../router.js';
+import { routesOf } from '../wiring.js';
+import { buildFrame, buildPacket, parsePacketSpec, specLength, writeDatagram, type PacketSpec } from './packet-spec.js';
+
+export { parsePacketSpec };
+
+/** A packet's addresses, ports (ICMP echo id) and TTL. */
+export interface PacketTuple { proto: number; saddr: number; daddr: number; sport: number; dport: number; ttl: number }
 
 export interface TraceOutcome {
   lines: string[];
@@ -22,173 +46,457 @@ export interface TraceOutcome {
   /** Iface the packet leaves on (forwarded), or is delivered to (local); null if dropped. */
   iface: string | null;
   local: boolean;
+  /** Why it was dropped (the stack's drop reason name); null when not dropped. */
+  reason: string | null;
+  /** The packet as it left (forwarded): after NAT and the TTL decrement. */
+  out: PacketTuple | null;
+  /** Per rule id, how much its counter moved while the router handled the packet (and what it
+   *  sent because of it): conditions that held, blocks entered, actions. */
+  rules: Map<number, number>;
 }
 
 const CT_NAMES = ['new', 'established', 'related', 'invalid'];
-const PROTO_NAMES: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp' };
+const ICMP_NAMES: Record<number, string> = Object.fromEntries(Object.entries(ICMP_TYPE_NAMES).map(([k, v]) => [v, k]));
+const COUNTED: ReadonlySet<TraceKind> = new Set(['cond-true', 'block-entered', 'verdict', 'log', 'nat']);
+const views = new Views();
 
 /** One-line description of the packet as it is now (mirrors + header bytes). */
 export function describePacket(p: Pkt): string {
   const name = PROTO_NAMES[p.proto] ?? `ip proto ${p.proto}`;
-  const ports = p.proto === 6 || p.proto === 17;
-  let s = ports ? `${name} ${formatAddr(p.saddr)}:${p.sport} > ${formatAddr(p.daddr)}:${p.dport}`
-    : `${name} ${formatAddr(p.saddr)} > ${formatAddr(p.daddr)}`;
-  if (p.proto === 6 && !p.frag) {
-    const f = p.buf[p.l4 + 13]!;
-    s += ` [${Object.entries(TCP_FLAG_BITS).filter(([, bit]) => f & bit).map(([n]) => n).join(',')}]`;
+  const ports = p.proto === PROTO_TCP || p.proto === PROTO_UDP;
+  let s = ports ? `${name} ${formatIpv4(p.saddr)}:${p.sport} > ${formatIpv4(p.daddr)}:${p.dport}`
+    : `${name} ${formatIpv4(p.saddr)} > ${formatIpv4(p.daddr)}`;
+  if (p.proto === PROTO_TCP && !p.frag) s += ` [${formatTcpFlags(p.buf[p.l4 + TCP_FLAGS])}]`;
+  if (p.proto === PROTO_ICMP && !p.frag) {
+    const t = p.buf[p.l4 + ICMP_TYPE];
+    s += ` type ${ICMP_NAMES[t] ?? t}`;
   }
-  if (p.proto === 1 && !p.frag) {
-    const t = p.buf[p.l4]!;
-    s += ` type ${Object.entries(ICMP_TYPES).find(([, v]) => v === t)?.[0] ?? t}`;
-  }
-  s += ` ct ${CT_NAMES[p.ctState] ?? p.ctState} ttl ${p.buf[p.l3 + 8]} len ${p.ipLen}`;
+  s += ` ct ${CT_NAMES[p.ctState] ?? p.ctState} ttl ${views.ip.reset(p.buf, p.l3, p.ipLen).ttl} len ${p.ipLen}`;
   if (p.frag) s += ' (non-first fragment)';
   return s;
 }
 
-/** Rewrites addresses and ports in place (and the mirrors); records what it did. */
-class OfflineNat implements NatActions {
-  notes: string[] = [];
-  dnat(p: Pkt, addr: number, port: number): void { this.apply(p, addr, port, true); }
-  snat(p: Pkt, addr: number, port: number): void { this.apply(p, addr, port, false); }
-  private apply(p: Pkt, addr: number, port: number, dst: boolean): void {
-    const before = describePacket(p);
-    const dv = new DataView(p.buf.buffer, p.buf.byteOffset, p.buf.byteLength);
-    if (addr >= 0) {
-      dv.setUint32(p.l3 + (dst ? 16 : 12), addr);
-      if (dst) p.daddr = addr; else p.saddr = addr;
-    }
-    if (port >= 0 && (p.proto === 6 || p.proto === 17) && !p.frag) {
-      dv.setUint16(p.l4 + (dst ? 2 : 0), port);
-      if (dst) p.dport = port; else p.sport = port;
-    }
-    this.notes.push(`${dst ? 'dnat' : 'snat'}: ${before}  =>  ${describePacket(p)}`);
-  }
+function sameTuple(t: PacketTuple, p: Pkt): boolean {
+  return t.saddr === p.saddr && t.daddr === p.daddr && t.sport === p.sport && t.dport === p.dport;
 }
 
-const maskOf = (prefix: number): number => (prefix === 0 ? 0 : (~0 << (32 - prefix)) >>> 0);
-const prefixOf = (mask: number): number => {
-  let n = 0;
-  while (n < 32 && (mask & (0x80000000 >>> n)) !== 0) n++;
-  return n;
-};
+function tupleOf(p: Pkt): PacketTuple {
+  return { proto: p.proto, saddr: p.saddr, daddr: p.daddr, sport: p.sport, dport: p.dport, ttl: views.ip.reset(p.buf, p.l3, p.ipLen).ttl };
+}
 
-interface RouteChoice { iface: string; text: string; nexthop: number }
+/** The far end of one link: keeps what the router sends and answers its ARP requests (for
+ *  any address: every next hop is reachable). */
+class Neighbour {
+  readonly frames: Uint8Array[] = [];
+  private readonly arp = new ArpView();
 
-function lookupRoute(model: Model, dst: number): RouteChoice | null {
-  let best: (RouteChoice & { prefix: number; cost: number }) | null = null;
-  const consider = (net: number, prefix: number, cost: number, c: RouteChoice): void => {
-    if (((dst & maskOf(prefix)) >>> 0) !== ((net & maskOf(prefix)) >>> 0)) return;
-    if (best === null || prefix > best.prefix || (prefix === best.prefix && cost < best.cost)) best = { ...c, prefix, cost };
-  };
-  for (const r of model.gateway?.routes ?? []) {
-    consider(r.net, r.prefix, r.cost, {
-      iface: r.iface, nexthop: r.nexthop,
-      text: `${r.name ? `${r.name}: ` : ''}${formatAddr(r.net)}/${r.prefix}${r.nexthop ? ` via ${formatAddr(r.nexthop)}` : ''} dev ${r.iface} (${r.loc.file || model.file}:${r.loc.line})`,
+  constructor(readonly link: MemoryLink, readonly mac: Uint8Array) {
+    link.start((b) => {
+      for (let i = 0; i < b.count; i++) this.frame(b.buf.slice(b.off[i], b.off[i] + b.len[i]));
     });
   }
-  for (const i of model.ifaces) {
-    if (i.address === null || i.netmask === null) continue;
-    const prefix = prefixOf(i.netmask);
-    consider(i.address, prefix, Infinity, {
-      iface: i.name, nexthop: 0, text: `${formatAddr((i.address & i.netmask) >>> 0)}/${prefix} dev ${i.name} (connected, ${i.loc.file || model.file}:${i.loc.line})`,
-    });
+
+  send(frame: Uint8Array): void {
+    this.link.send(frame, Int32Array.of(0), Int32Array.of(frame.length), 1);
   }
-  return best;
+
+  private frame(f: Uint8Array): void {
+    this.frames.push(f);
+    const l = linkHeader(f);
+    if (l.type !== ETHERTYPE_ARP) return;
+    const a = this.arp.reset(f, l.l3, f.length - l.l3);
+    if (a.check() !== R.OK || a.oper !== ARP_REQUEST || a.tpa === a.spa) return;
+    const out = new Uint8Array(ETH_HEADER_LEN + 4 + ARP_LEN);
+    const sha = f.slice(a.shaOff, a.shaOff + 6);
+    const ehl = emitEthernetVlan(out, 0, sha, 0, this.mac, 0, l.vlan, ETHERTYPE_ARP);
+    emitArp(out, ehl, ARP_REPLY, this.mac, 0, a.tpa, sha, 0, a.spa);
+    this.send(out.subarray(0, ehl + ARP_LEN));
+  }
 }
 
-function isBroadcast(i: IfaceModel, dst: number): boolean {
-  if (dst === 0xffffffff) return true;
-  return i.address !== null && i.netmask !== null && i.netmask !== 0xffffffff &&
-    dst === ((i.address | ~i.netmask) >>> 0);
+function linkHeader(f: Uint8Array): { type: number; vlan: number; l3: number } {
+  const type = rd16(f, ETH_TYPE);
+  if (type !== ETHERTYPE_VLAN) return { type, vlan: -1, l3: ETH_HEADER_LEN };
+  return { type: rd16(f, ETH_TYPE + VLAN_INNER_TYPE), vlan: rd16(f, ETH_TYPE + VLAN_TCI) & VLAN_VID_MASK, l3: ETH_HEADER_LEN + 4 };
 }
+
+/** Per-trace notes of what the observers saw. */
+interface Seen {
+  lines: string[];
+  /** Last description and tuple of the traced packet (for before => after notes). */
+  desc: string;
+  tuple: PacketTuple;
+  /** The traced packet when it was last seen by a hook on its way out (forwarded). */
+  out: PacketTuple | null;
+  outDesc: string;
+  outIf: number;
+  /** Iface whose input chain took the packet (local). */
+  owner: number;
+  routed: boolean;
+  rules: Map<number, number>;
+}
+
+export class Tracer {
+  readonly router: Router;
+  private readonly model: Model;
+  private readonly links: MemoryLink[] = [];
+  private readonly hosts: Neighbour[] = [];
+  /** Link index and VLAN id -> Iface index. */
+  private readonly ifaceOf = new Map<string, number>();
+  private seen: Seen | null = null;
+  private readonly parsed = new Pkt();
+
+  constructor(model: Model, clock: () => number = () => 1_000_000) {
+    this.model = model;
+    const keys = linkKeys(model);
+    const routerSide: MemoryLink[] = [];
+    keys.forEach((_, k) => {
+      const [r, h] = memoryPair(`trace${k}`, Uint8Array.of(0x02, 0x6e, 0x61, 0x63, 0x6c, k), `host${k}`,
+        Uint8Array.of(0x02, 0x68, 0x6f, 0x73, 0x74, k), { queueFrames: 64, queueBytes: 1 << 20 });
+      routerSide.push(r);
+      this.links.push(r, h);
+      this.hosts.push(new Neighbour(h, h.mac));
+    });
+    model.ifaces.forEach((i, ix) => this.ifaceOf.set(`${keys.indexOf(linkKey(i))}/${i.vlan ?? -1}`, ix));
+    const sink: TraceSink = { event: (kind, ruleId, p, detail) => this.event(kind, ruleId, p, detail) };
+    this.router = new Router(model, {
+      links: routerSide, logger: createLogger({ level: 'silent', pretty: false }), clock, trace: sink,
+      onLog: (kind, sev, msg) => this.seen?.lines.push(`      ${kind === 'syslog' ? `syslog(${SEVERITIES[sev] ?? sev})` : 'log'}: ${msg}`),
+    });
+    const stack = this.router.stack;
+    stack.setHooks(this.observe(stack.hooks));
+    stack.start();
+    pumpAll(this.links);
+    for (const h of this.hosts) h.frames.length = 0;
+  }
+
+  // ---- observers -----------------------------------------------------------------------------
+
+  private event(kind: TraceKind, ruleId: number, p: Pkt, detail: string): void {
+    const seen = this.seen;
+    if (seen === null) return;
+    seen.lines.push(formatTrace(this.model, [{ kind, ruleId, detail }])[0]!);
+    if (COUNTED.has(kind) && ruleId >= 0) seen.rules.set(ruleId, (seen.rules.get(ruleId) ?? 0) + 1);
+    if (kind === 'nat') {
+      const after = describePacket(p);
+      seen.lines.push(`      ${detail}: ${seen.desc}  =>  ${after}${sameTuple(seen.tuple, p) ? ' (no change now)' : ''}`);
+    }
+    if (!p.local) { seen.desc = describePacket(p); seen.tuple = tupleOf(p); }
+  }
+
+  /** The stack's hooks wrapped with recorders (same functions, same order, same results). */
+  private observe(h: StackHooks): StackHooks {
+    const m = this.model;
+    const chain = (title: string, names: string[], fn: HookFn, before?: (p: Pkt) => void): HookFn => (p) => {
+      const seen = this.seen;
+      if (seen === null) return fn(p);
+      if (!p.local) before?.(p);
+      seen.lines.push(p.local ? `${title} [the router's own packet: ${describePacket(p)}]:` : `${title}:`);
+      if (names.length === 0) seen.lines.push('  (empty chain: accept)');
+      if (!p.local) { seen.desc = describePacket(p); seen.tuple = tupleOf(p); }
+      const v = fn(p);
+      if (!p.local) this.departing(p);
+      return v;
+    };
+    const ifaces = h.ifaces.map((hs, ix) => {
+      const i = m.ifaces[ix]!;
+      const named = (hook: Hook, fn: HookFn, before?: (p: Pkt) => void) => chain(`${hook} (${i.name})`, i.chains[hook], fn, before);
+      return {
+        prerouting: named('prerouting', hs.prerouting),
+        input: named('input', hs.input, (p) => this.local(p, ix)),
+        output: named('output', hs.output),
+        postrouting: named('postrouting', hs.postrouting, (p) => this.ttl(p)),
+      };
+    });
+    const gw = m.gateway;
+    const forward = chain(gw ? `forward (Gateway ${gw.name})` : 'forward (no Gateway: empty)', gw?.forward ?? [], h.forward,
+      (p) => this.route(p));
+    const conn = h.conn ? this.observeConn(h.conn) : h.conn;
+    return { ifaces, forward, conn };
+  }
+
+  private observeConn(c: ConnHooks): ConnHooks {
+    const note = (p: Pkt, what: string, v: number, before: string, was: PacketTuple | null): void => {
+      const seen = this.seen;
+      if (seen === null || p.local) return;
+      const after = describePacket(p);
+      if (what === 'track') {
+        seen.lines.push(v !== ACCEPT ? 'conntrack: invalid packet or table full: dropped'
+          : `conntrack: ${CT_NAMES[p.ctState]}${p.ctState === CT_NEW || p.ctState === CT_ESTABLISHED ? `, ${p.dir === DIR_ORIGINAL ? 'original' : 'reply'} direction` : ''}`);
+      } else if (v !== ACCEPT) {
+        seen.lines.push('conntrack: source NAT failed (port pool exhausted or tuple clash): dropped');
+      }
+      if (was !== null && !sameTuple(was, p)) seen.lines.push(`nat (${what === 'track' ? 'connection, destination' : 'connection, source'}): ${before}  =>  ${after}`);
+      seen.desc = after;
+      seen.tuple = tupleOf(p);
+      if (what === 'finish') this.departing(p);
+    };
+    const out: ConnHooks = {
+      track: (p) => {
+        const b = this.seen ? describePacket(p) : '', was = this.seen ? tupleOf(p) : null;
+        const v = c.track(p);
+        note(p, 'track', v, b, was);
+        return v;
+      },
+      local: (p) => c.local(p),
+      finish: (p) => {
+        const b = this.seen && !p.local ? describePacket(p) : '', was = this.seen && !p.local ? tupleOf(p) : null;
+        const v = c.finish(p);
+        note(p, 'finish', v, b, was);
+        return v;
+      },
+    };
+    if (c.balanced) out.balanced = (p) => c.balanced!(p);
+    return out;
+  }
+
+  private departing(p: Pkt): void {
+    const seen = this.seen!;
+    if (p.outIf < 0) return;
+    seen.out = tupleOf(p);
+    seen.outDesc = describePacket(p);
+    seen.outIf = p.outIf;
+  }
+
+  private local(p: Pkt, owner: number): void {
+    const seen = this.seen!;
+    seen.owner = owner;
+    const i = this.model.ifaces[owner]!;
+    const what = p.daddr === i.address ? `the address of ${i.name}` : isMulticast(p.daddr) ? 'a multicast address' : 'a broadcast address';
+    seen.lines.push(`decision: local (${formatIpv4(p.daddr)} is ${what})`);
+  }
+
+  private route(p: Pkt): void {
+    const seen = this.seen!;
+    if (seen.routed) return;
+    seen.routed = true;
+    seen.lines.push(`decision: forward (${formatIpv4(p.daddr)} is not an address of this router)`);
+    seen.lines.push(`route: ${this.routeText(p.daddr)}`);
+  }
+
+  private ttl(p: Pkt): void {
+    const seen = this.seen!;
+    const ttl = views.ip.reset(p.buf, p.l3, p.ipLen).ttl;
+    seen.lines.push(`ttl: ${ttl + 1} -> ${ttl}`);
+  }
+
+  /** The route entry the stack's table picks for daddr, as configured. */
+  private routeText(daddr: number): string {
+    const m = this.model;
+    const rt = this.router.stack.routes;
+    const ri = rt.lookup(daddr);
+    if (ri < 0) return `none for ${formatIpv4(daddr)}`;
+    const pos = rt.order[ri]!;
+    const gwRoutes = m.gateway?.routes ?? [];
+    if (pos < gwRoutes.length) {
+      const r = gwRoutes[pos]!;
+      return `${r.name ? `${r.name}: ` : ''}${formatIpv4(r.net)}/${r.prefix}${r.nexthop ? ` via ${formatIpv4(r.nexthop)}` : ''} dev ${r.iface} (${r.loc.file || m.file}:${r.loc.line})`;
+    }
+    const r = routesOf(m)[pos]!;
+    const i = m.ifaces[r.iface]!;
+    return `${formatPrefix(r.net, i.netmask ?? 0)} dev ${i.name} (connected, ${i.loc.file || m.file}:${i.loc.line})`;
+  }
+
+  // ---- one trace -------------------------------------------------------------------------
+
+  /** Send the described packet in and report what the router did with it. */
+  trace(spec: PacketSpec): TraceOutcome | { error: string } {
+    const m = this.model;
+    let inIdx: number;
+    if (spec.inIface !== null) {
+      inIdx = m.ifaces.findIndex((i) => i.name === spec.inIface);
+      if (inIdx < 0) {
+        return { error: `unknown Iface '${spec.inIface}' (this configuration has: ${m.ifaces.map((i) => i.name).join(', ') || 'none'})` };
+      }
+    } else {
+      inIdx = m.ifaces.findIndex((i) => i.address !== null && i.netmask !== null &&
+        ((spec.saddr & i.netmask) >>> 0) === ((i.address & i.netmask) >>> 0));
+      if (inIdx < 0) {
+        return { error: `say which Iface the packet arrives on ('in NAME'): ${formatIpv4(spec.saddr)} is on none of their networks` };
+      }
+    }
+    const built = this.frame(spec, inIdx);
+    if (typeof built === 'string') return { error: built };
+    const frame = built.frame;
+    const inIface = m.ifaces[inIdx]!;
+    const p0 = this.parsedIn(frame);
+    p0.ctState = spec.ctState;
+    const seen: Seen = { lines: [], desc: describePacket(p0), tuple: tupleOf(p0), out: null, outDesc: '', outIf: -1, owner: -1, routed: false, rules: new Map() };
+    seen.lines.push(`packet: ${seen.desc}, in ${inIface.name}`);
+    const seeded = this.seed(spec);
+    if (seeded) seen.lines.push(seeded);
+    const stack = this.router.stack;
+    const c = stack.counters;
+    const fate0 = Float64Array.from(c.fate);
+    for (const h of this.hosts) h.frames.length = 0;
+    this.seen = seen;
+    // The frame's own fate is settled by the batch that carries it, unless it waits for ARP:
+    // then it leaves (forwarded) or is dropped when the neighbour answers or does not.
+    let fate: Float64Array;
+    try {
+      const ingress = this.hosts[linkKeys(m).indexOf(linkKey(inIface))]!;
+      ingress.send(frame);
+      ingress.link.peer!.pump();
+      fate = Float64Array.from(c.fate);
+      const queued = c.fate[F_QUEUED] > fate0[F_QUEUED];
+      if (queued) seen.lines.push('arp: next hop not resolved yet: queued, ARP request sent');
+      pumpAll(this.links);
+      if (queued) {
+        fate[F_FORWARDED] = c.fate[F_FORWARDED];
+        fate[F_DROPPED] = c.fate[F_DROPPED];
+      }
+    } finally {
+      this.seen = null;
+    }
+    const d = (f: number): number => fate[f] - fate0[f];
+    const sent = this.sentFrames(seen);
+    const out: TraceOutcome = { lines: seen.lines, verdict: 'drop', iface: null, local: false, reason: null, out: null, rules: seen.rules };
+    if (d(F_FORWARDED) > 0) {
+      const oif = m.ifaces[seen.outIf]!;
+      const nh = this.nextHop(seen.out!.daddr);
+      out.lines.push(...sent);
+      out.lines.push(`verdict: ACCEPT (forwarded out ${oif.name}${nh ? ` via ${formatIpv4(nh)}` : ''}): ${seen.outDesc}`);
+      Object.assign(out, { verdict: 'accept', iface: oif.name, out: seen.out });
+    } else if (d(F_DELIVERED) > 0) {
+      const owner = m.ifaces[seen.owner >= 0 ? seen.owner : inIdx]!;
+      out.lines.push(...sent);
+      out.lines.push(`verdict: ACCEPT (delivered locally on ${owner.name}): ${seen.desc}`);
+      Object.assign(out, { verdict: 'accept', iface: owner.name, local: true });
+    } else if (d(F_DROPPED) > 0) {
+      const reason = c.lastFrameReason;
+      if (reason === R.FORWARD_DISABLED || reason === R.NO_ROUTE) this.route(this.parsedIn(frame));
+      out.lines.push(...sent);
+      out.lines.push(`verdict: DROP (${this.why(reason, seen, inIdx, spec)})`);
+      out.reason = REASON_NAMES[reason] ?? String(reason);
+    } else {
+      out.lines.push(...sent);
+      out.lines.push('verdict: DROP (still waiting for ARP)');
+      out.reason = 'arp_queued';
+    }
+    return out;
+  }
+
+  /** The described packet as a frame on the ingress Iface's link (group MAC for broadcast and
+   *  multicast destinations, the Iface's VLAN tag). */
+  private frame(spec: PacketSpec, inIdx: number): { frame: Uint8Array; spec: PacketSpec } | string {
+    const i = this.model.ifaces[inIdx]!;
+    const k = linkKeys(this.model).indexOf(linkKey(i));
+    const routerMac = this.router.stack.ifaces[inIdx]!.mac;
+    const bcast = spec.daddr === IP_BROADCAST || isMulticast(spec.daddr) ||
+      (i.address !== null && i.netmask !== null && i.netmask !== 0xffffffff && spec.daddr === ((i.address | ~i.netmask) >>> 0));
+    if (spec.ctState === CT_INVALID) {
+      return `'ct invalid' cannot be set up: the connection tracker decides that, and drops invalid packets before any chain; describe such a packet instead (e.g. 'tcp ... [ack]' with Conntrack stateful_tcp)`;
+    }
+    let quote: Uint8Array | undefined;
+    if (spec.ctState === CT_RELATED) {
+      if (spec.proto !== PROTO_ICMP || !isIcmpError(spec.icmpType)) {
+        return `'ct related' applies to ICMP errors (type destination-unreachable, time-exceeded, parameter-problem, ...): the router relates those to the connection they quote`;
+      }
+      // The quoted datagram: UDP from the error's destination to its source (seed() sets up
+      // its connection).
+      quote = new Uint8Array(QUOTE_LEN);
+      writeDatagram(quote, 0, { ...spec, proto: PROTO_UDP, saddr: spec.daddr, daddr: spec.saddr, sport: QUOTED_SPORT,
+        dport: QUOTED_DPORT, len: QUOTE_LEN, fragOff: 0, ttl: 64 });
+      if (spec.len === null) spec = { ...spec, len: specLength(spec) + QUOTE_LEN };
+    }
+    return { frame: buildFrame(spec, bcast ? BROADCAST_MAC : routerMac, this.hosts[k]!.mac, i.vlan ?? -1, quote), spec };
+  }
+
+  /** Start state the spec asks for: an established connection for `ct established`, the
+   *  connection an ICMP error quotes for `ct related`. Returns a line saying so, or null. */
+  private seed(spec: PacketSpec): string | null {
+    if (spec.ctState !== CT_ESTABLISHED && spec.ctState !== CT_RELATED) return null;
+    if (this.router.stack.hooks.conn === null || this.router.stack.hooks.conn === undefined) {
+      return `conntrack: this configuration tracks no connections (no chains, NAT or balancer): 'ct ${CT_NAMES[spec.ctState]}' has no effect`;
+    }
+    const ct = this.router.ct;
+    if (spec.ctState === CT_ESTABLISHED) {
+      const echo = spec.proto === PROTO_ICMP && (spec.icmpType === 0 || spec.icmpType === 8);
+      const ports = spec.proto === PROTO_TCP || spec.proto === PROTO_UDP;
+      const sp = ports ? spec.sport : echo ? spec.sport : 0, dp = ports ? spec.dport : echo ? spec.sport : 0;
+      const c = ct.establish(spec.saddr, spec.daddr, spec.fragOff > 0 ? 0 : sp, spec.fragOff > 0 ? 0 : dp, spec.proto);
+      return c >= 0 ? 'conntrack: set up an established connection for this packet (ct established)'
+        : 'conntrack: could not set up the established connection (table full or the reply tuple is taken)';
+    }
+    const c = ct.establish(spec.daddr, spec.saddr, QUOTED_SPORT, QUOTED_DPORT, PROTO_UDP);
+    return c >= 0 ? `conntrack: set up the connection the error quotes (udp ${formatIpv4(spec.daddr)}:${QUOTED_SPORT} > ${formatIpv4(spec.saddr)}:${QUOTED_DPORT})`
+      : 'conntrack: could not set up the quoted connection';
+  }
+
+  private parsedIn(frame: Uint8Array): Pkt {
+    const l = linkHeader(frame);
+    const p = this.parsed;
+    const b = frame.slice();
+    p.reset(b, new DataView(b.buffer), 0, b.length);
+    parseIp(p, b, l.l3, b.length - l.l3, views);
+    return p;
+  }
+
+  private nextHop(daddr: number): number {
+    const rt = this.router.stack.routes;
+    const ri = rt.lookup(daddr);
+    if (ri < 0) return 0;
+    const nh = rt.nexthop(ri, daddr);
+    return nh === daddr ? 0 : nh;
+  }
+
+  /** Lines for the IPv4 frames the router sent that are not the traced packet itself. */
+  private sentFrames(seen: Seen): string[] {
+    const lines: string[] = [];
+    this.hosts.forEach((h, k) => {
+      for (const f of h.frames) {
+        const l = linkHeader(f);
+        if (l.type !== ETHERTYPE_IPV4) continue;
+        const p = this.parsed;
+        p.reset(f, new DataView(f.buffer, f.byteOffset, f.byteLength), 0, f.length);
+        if (parseIp(p, f, l.l3, f.length - l.l3, views) !== R.OK) continue;
+        const t = seen.out;
+        if (t !== null && p.proto === t.proto && p.saddr === t.saddr && p.daddr === t.daddr && p.sport === t.sport && p.dport === t.dport) continue;
+        const ix = this.ifaceOf.get(`${k}/${l.vlan}`);
+        const where = ix === undefined ? `link ${k}` : this.model.ifaces[ix]!.name;
+        if (p.proto === PROTO_ICMP) {
+          const type = f[p.l4 + ICMP_TYPE]!, code = f[p.l4 + ICMP_CODE]!;
+          lines.push(`router sent: icmp ${ICMP_NAMES[type] ?? `type ${type}`} code ${code} ${formatIpv4(p.saddr)} > ${formatIpv4(p.daddr)} out ${where}`);
+        } else {
+          const ports = p.proto === PROTO_TCP || p.proto === PROTO_UDP;
+          lines.push(`router sent: ${PROTO_NAMES[p.proto] ?? `ip proto ${p.proto}`} ${formatIpv4(p.saddr)}${ports ? `:${rd16(f, p.l4 + L4_SPORT)}` : ''} > ${formatIpv4(p.daddr)}${ports ? `:${rd16(f, p.l4 + L4_DPORT)}` : ''} out ${where}`);
+        }
+      }
+    });
+    return lines;
+  }
+
+  private why(reason: number, seen: Seen, inIdx: number, spec: PacketSpec): string {
+    const m = this.model;
+    const inName = m.ifaces[inIdx]!.name;
+    const outName = seen.outIf >= 0 ? m.ifaces[seen.outIf]!.name : '?';
+    switch (reason) {
+      case R.CHAIN_PREROUTING: return `prerouting chain of ${inName}`;
+      case R.CHAIN_INPUT: return `input chain of ${m.ifaces[seen.owner >= 0 ? seen.owner : inIdx]!.name}`;
+      case R.CHAIN_FORWARD: return m.gateway ? 'Gateway forward chain' : 'forward chain';
+      case R.CHAIN_POSTROUTING: return `postrouting chain of ${outName}`;
+      case R.CONN_TRACK: return 'connection tracking: an invalid packet, or the table is full';
+      case R.CONN_FINISH: return 'source NAT failed: port pool exhausted or tuple clash';
+      case R.NO_ROUTE: return `no route to ${formatIpv4(spec.daddr)}; ICMP destination unreachable sent back`;
+      case R.TTL_EXCEEDED: return `TTL ${spec.ttl} would expire${m.gateway?.sendTimeExceeded ?? true ? '; ICMP time exceeded sent back' : ''}`;
+      case R.FORWARD_DISABLED: return m.gateway === null ? 'no Gateway: this configuration does not forward'
+        : `forwarding between ${inName} and ${outName} is off: only the Ifaces Gateway routes name forward`;
+      case R.DIRECTED_BROADCAST: return 'directed broadcast: not forwarded';
+      case R.LOCAL_NO_HANDLER: return 'for the router, but nothing on it takes this packet';
+      case R.LOCAL_FRAGMENT: return 'a fragment for the router: not reassembled';
+      case R.IP_BAD_SOURCE: return 'impossible source address';
+      case R.NOT_OUR_MAC: return 'sent to a group MAC address but not for the router';
+      default: return REASON_NAMES[reason] ?? `reason ${reason}`;
+    }
+  }
+}
+
+/** `ct related`: the error quotes a UDP datagram of a connection the trace sets up. */
+const QUOTED_SPORT = 40000;
+const QUOTED_DPORT = 33434;
+const QUOTE_LEN = 28;
 
 /** Evaluate one packet through a checked model. */
 export function tracePacket(model: Model, spec: PacketSpec): TraceOutcome | { error: string } {
-  let inIdx: number;
-  if (spec.inIface !== null) {
-    inIdx = model.ifaces.findIndex((i) => i.name === spec.inIface);
-    if (inIdx < 0) {
-      return { error: `unknown Iface '${spec.inIface}' (this configuration has: ${model.ifaces.map((i) => i.name).join(', ') || 'none'})` };
-    }
-  } else {
-    inIdx = model.ifaces.findIndex((i) => i.address !== null && i.netmask !== null &&
-      ((spec.saddr & i.netmask) >>> 0) === ((i.address & i.netmask) >>> 0));
-    if (inIdx < 0) {
-      return { error: `say which Iface the packet arrives on ('in NAME'): ${formatAddr(spec.saddr)} is on none of their networks` };
-    }
-  }
-  const rec = new TraceRecorder();
-  const nat = new OfflineNat();
-  const logs: string[] = [];
-  const rs = compileRuleset(model, {
-    nat, trace: rec, logLimit: { rate: 1e9, burst: 1e9 },
-    log: { emit: (kind, sev, msg) => { logs.push(`${kind === 'syslog' ? `syslog(${SEVERITIES[sev] ?? sev})` : 'log'}: ${msg}`); } },
-  });
-  const p = buildPacket(spec);
-  p.inIf = inIdx;
-  const lines: string[] = [];
-  const inIface = model.ifaces[inIdx]!;
-  lines.push(`packet: ${describePacket(p)}, in ${inIface.name}`);
-
-  const hook = (title: string, names: string[], fn: (p: Pkt) => number): number => {
-    rec.clear();
-    nat.notes = [];
-    logs.length = 0;
-    lines.push(`${title}:`);
-    const v = fn(p);
-    if (names.length === 0) lines.push('  (empty chain: accept)');
-    const traced = formatTrace(model, rec.events);
-    // Interleave log and NAT notes after the event that produced them.
-    let li = 0, ni = 0;
-    rec.events.forEach((e, i) => {
-      lines.push(traced[i]!);
-      if (e.kind === 'log') lines.push(`      ${logs[li++] ?? ''}`);
-      if (e.kind === 'nat') lines.push(`      ${nat.notes[ni++] ?? ''}`);
-    });
-    return v;
-  };
-  const chain = (set: HookSet, i: IfaceModel, h: Hook): number =>
-    hook(`${h} (${i.name})`, i.chains[h], set[h]);
-  const dropped = (why: string): TraceOutcome => {
-    lines.push(`verdict: DROP (${why})`);
-    return { lines, verdict: 'drop', iface: null, local: false };
-  };
-
-  if (chain(rs.ifaces[inIdx]!, inIface, 'prerouting') === DROP) return dropped(`prerouting chain of ${inIface.name}`);
-
-  const owner = model.ifaces.findIndex((i) => i.address === p.daddr);
-  const local = owner >= 0 || isBroadcast(inIface, p.daddr);
-  if (local) {
-    const idx = owner >= 0 ? owner : inIdx;
-    const ifc = model.ifaces[idx]!;
-    lines.push(`decision: local (${formatAddr(p.daddr)} is ${owner >= 0 ? `the address of ${ifc.name}` : 'a broadcast address'})`);
-    if (chain(rs.ifaces[idx]!, ifc, 'input') === DROP) return dropped(`input chain of ${ifc.name}`);
-    lines.push(`verdict: ACCEPT (delivered locally on ${ifc.name}): ${describePacket(p)}`);
-    return { lines, verdict: 'accept', iface: ifc.name, local: true };
-  }
-  lines.push(`decision: forward (${formatAddr(p.daddr)} is not an address of this router)`);
-  if (model.gateway === null) return dropped('no Gateway: this configuration does not forward');
-  if (hook(`forward (Gateway ${model.gateway.name})`, model.gateway.forward, rs.forward) === DROP) {
-    return dropped('Gateway forward chain');
-  }
-  const ttl = p.buf[p.l3 + 8]!;
-  if (ttl <= 1) {
-    return dropped(`TTL ${ttl} would expire${model.gateway.sendTimeExceeded ? '; ICMP time exceeded sent back' : ''}`);
-  }
-  const route = lookupRoute(model, p.daddr);
-  if (route === null) return dropped(`no route to ${formatAddr(p.daddr)}; ICMP destination unreachable sent back`);
-  lines.push(`route: ${route.text}`);
-  lines.push(`ttl: ${ttl} -> ${ttl - 1}`);
-  p.buf[p.l3 + 8] = ttl - 1;
-  const outIdx = model.ifaces.findIndex((i) => i.name === route.iface);
-  if (outIdx < 0) return dropped(`route names unknown Iface '${route.iface}'`);
-  const outIface = model.ifaces[outIdx]!;
-  p.outIf = outIdx;
-  if (chain(rs.ifaces[outIdx]!, outIface, 'postrouting') === DROP) return dropped(`postrouting chain of ${outIface.name}`);
-  const masq = outIface.masquerade && outIface.address !== null ? ` (masquerade: source becomes ${formatAddr(outIface.address)})` : '';
-  lines.push(`verdict: ACCEPT (forwarded out ${outIface.name}${route.nexthop ? ` via ${formatAddr(route.nexthop)}` : ''}): ${describePacket(p)}${masq}`);
-  return { lines, verdict: 'accept', iface: outIface.name, local: false };
+  return new Tracer(model).trace(spec);
 }
-
-export { parsePacketSpec };

@@ -19,9 +19,9 @@
 // |                   Target protocol address                     |
 // +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 
-import { copyMac, macEquals } from './ethernet.js';
+import { copyMac, ETHERTYPE_IPV4, macEquals } from './ethernet.js';
 import { ARP_TRUNCATED, ARP_UNSUPPORTED, OK } from './reason.js';
-import { WireView } from './view.js';
+import { rd16, rd32, WireView, wr16, wr32 } from './view.js';
 
 export const ARP_HTYPE = 0;
 export const ARP_PTYPE = 2;
@@ -34,6 +34,8 @@ export const ARP_THA = 18;
 export const ARP_TPA = 24;
 export const ARP_LEN = 28;
 
+/** Hardware type Ethernet; the protocol type is the EtherType of IPv4. */
+export const ARP_HW_ETHERNET = 1;
 export const ARP_REQUEST = 1;
 export const ARP_REPLY = 2;
 
@@ -42,16 +44,16 @@ export class ArpView extends WireView {
   check(): number {
     if (this.len < ARP_LEN || this.off + this.len > this.buf.length) return ARP_TRUNCATED;
     const b = this.buf, o = this.off;
-    if (b[o] !== 0 || b[o + 1] !== 1 || b[o + 2] !== 0x08 || b[o + 3] !== 0x00 ||
+    if (rd16(b, o + ARP_HTYPE) !== ARP_HW_ETHERNET || rd16(b, o + ARP_PTYPE) !== ETHERTYPE_IPV4 ||
       b[o + ARP_HLEN] !== 6 || b[o + ARP_PLEN] !== 4) return ARP_UNSUPPORTED;
     return OK;
   }
 
-  get htype(): number { return (this.buf[this.off] << 8) | this.buf[this.off + 1]; }
-  get ptype(): number { return (this.buf[this.off + ARP_PTYPE] << 8) | this.buf[this.off + ARP_PTYPE + 1]; }
+  get htype(): number { return rd16(this.buf, this.off + ARP_HTYPE); }
+  get ptype(): number { return rd16(this.buf, this.off + ARP_PTYPE); }
   get hlen(): number { return this.buf[this.off + ARP_HLEN]; }
   get plen(): number { return this.buf[this.off + ARP_PLEN]; }
-  get oper(): number { return (this.buf[this.off + ARP_OPER] << 8) | this.buf[this.off + ARP_OPER + 1]; }
+  get oper(): number { return rd16(this.buf, this.off + ARP_OPER); }
   get spa(): number { return rd32(this.buf, this.off + ARP_SPA); }
   get tpa(): number { return rd32(this.buf, this.off + ARP_TPA); }
   /** Offsets of the hardware addresses inside buf (copy or compare from there). */
@@ -62,20 +64,13 @@ export class ArpView extends WireView {
   getTha(out: Uint8Array, ooff = 0): void { copyMac(this.buf, this.off + ARP_THA, out, ooff); }
 }
 
-function rd32(b: Uint8Array, o: number): number {
-  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
-}
-
-function wr32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 24; b[o + 1] = v >>> 16; b[o + 2] = v >>> 8; b[o + 3] = v;
-}
-
 /** Write a 28-byte Ethernet/IPv4 ARP packet at `off`; returns ARP_LEN. */
 export function emitArp(buf: Uint8Array, off: number, oper: number,
   sha: Uint8Array, shaOff: number, spa: number, tha: Uint8Array, thaOff: number, tpa: number): number {
-  buf[off] = 0; buf[off + 1] = 1; buf[off + 2] = 0x08; buf[off + 3] = 0x00;
+  wr16(buf, off + ARP_HTYPE, ARP_HW_ETHERNET);
+  wr16(buf, off + ARP_PTYPE, ETHERTYPE_IPV4);
   buf[off + ARP_HLEN] = 6; buf[off + ARP_PLEN] = 4;
-  buf[off + ARP_OPER] = oper >>> 8; buf[off + ARP_OPER + 1] = oper;
+  wr16(buf, off + ARP_OPER, oper);
   copyMac(sha, shaOff, buf, off + ARP_SHA);
   wr32(buf, off + ARP_SPA, spa);
   copyMac(tha, thaOff, buf, off + ARP_THA);

@@ -29,9 +29,12 @@ export function pseudoSum(saddr: number, daddr: number, proto: number, l4len: nu
   return fold((saddr >>> 16) + (saddr & 0xffff) + (daddr >>> 16) + (daddr & 0xffff) + proto + l4len);
 }
 
-/** RFC 1624 eqn. 3: new checksum field after a 16-bit word changed from `old` to `neu`. */
+/** RFC 1624 eqn. 3: new checksum field after a 16-bit word changed from `old` to `neu`.
+ *  (Three 16-bit terms: two folds suffice, all in small-integer arithmetic.) */
 export function csumUpdate16(csum: number, old: number, neu: number): number {
-  const s = fold((~csum & 0xffff) + (~old & 0xffff) + (neu & 0xffff));
+  let s = (~csum & 0xffff) + (~old & 0xffff) + (neu & 0xffff);
+  s = (s & 0xffff) + (s >>> 16);
+  s = (s & 0xffff) + (s >>> 16);
   return ~s & 0xffff;
 }
 

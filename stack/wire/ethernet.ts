@@ -40,7 +40,7 @@ export class EthernetView extends WireView {
   set ethertype(v: number) { this.buf[this.off + ETH_TYPE] = v >>> 8; this.buf[this.off + ETH_TYPE + 1] = v; }
 
   /** Group bit of the destination: broadcast or multicast. */
-  get dstIsGroup(): boolean { return (this.buf[this.off + ETH_DST] & 1) !== 0; }
+  get dstIsGroup(): boolean { return isGroupMac(this.buf, this.off + ETH_DST); }
   get dstIsBroadcast(): boolean { return macEquals(this.buf, this.off + ETH_DST, BROADCAST_MAC, 0); }
   dstEquals(mac: Uint8Array, moff = 0): boolean { return macEquals(this.buf, this.off + ETH_DST, mac, moff); }
   srcEquals(mac: Uint8Array, moff = 0): boolean { return macEquals(this.buf, this.off + ETH_SRC, mac, moff); }
@@ -50,6 +50,9 @@ export class EthernetView extends WireView {
   getDst(out: Uint8Array, ooff = 0): void { copyMac(this.buf, this.off + ETH_DST, out, ooff); }
   getSrc(out: Uint8Array, ooff = 0): void { copyMac(this.buf, this.off + ETH_SRC, out, ooff); }
 }
+
+/** Group bit of the MAC at b[off]: broadcast or multicast. */
+export function isGroupMac(b: Uint8Array, off: number): boolean { return (b[off] & 1) !== 0; }
 
 export function macEquals(a: Uint8Array, aoff: number, b: Uint8Array, boff: number): boolean {
   return a[aoff] === b[boff] && a[aoff + 1] === b[boff + 1] && a[aoff + 2] === b[boff + 2] &&
@@ -71,13 +74,12 @@ export function emitEthernet(buf: Uint8Array, off: number, dst: Uint8Array, dstO
   return ETH_HEADER_LEN;
 }
 
-/** "aa:bb:cc:dd:ee:ff" <-> bytes (configuration and display only, not the hot path). */
+/** "aa:bb:cc:dd:ee:ff" (':' or '-' between one- or two-digit hex bytes) <-> bytes; null when
+ *  malformed (configuration and display only, not the hot path). */
 export function parseMac(s: string): Uint8Array | null {
-  const m = /^([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})$/i.exec(s);
-  if (!m) return null;
-  const out = new Uint8Array(6);
-  for (let i = 0; i < 6; i++) out[i] = parseInt(m[i + 1], 16);
-  return out;
+  const parts = s.split(/[:-]/);
+  if (parts.length !== 6 || parts.some((p) => !/^[0-9a-f]{1,2}$/i.test(p))) return null;
+  return Uint8Array.from(parts, (p) => parseInt(p, 16));
 }
 
 export function formatMac(b: Uint8Array, off = 0): string {

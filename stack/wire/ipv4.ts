@@ -22,7 +22,7 @@ import { checksum, csumUpdate16, sum16 } from './checksum.js';
 import {
   IP_BAD_CHECKSUM, IP_BAD_IHL, IP_BAD_TOTAL_LENGTH, IP_BAD_VERSION, IP_TRUNCATED, OK,
 } from './reason.js';
-import { WireView } from './view.js';
+import { rd16, rd32, WireView, wr16, wr32 } from './view.js';
 
 export const IP_VER_IHL = 0;
 export const IP_TOS = 1;
@@ -40,11 +40,18 @@ export const IP_FLAG_DF = 0x4000;
 export const IP_FLAG_MF = 0x2000;
 export const IP_FRAG_OFFSET_MASK = 0x1fff;
 
+/** IP protocol numbers (IANA) the router knows by name. */
 export const PROTO_ICMP = 1;
 export const PROTO_TCP = 6;
 export const PROTO_UDP = 17;
+export const PROTO_NAMES: Readonly<Record<number, string>> = { [PROTO_ICMP]: 'icmp', [PROTO_TCP]: 'tcp', [PROTO_UDP]: 'udp' };
 
 export const IP_BROADCAST = 0xffffffff;
+/** TTL of datagrams the router originates. */
+export const IP_DEFAULT_TTL = 64;
+
+/** 224.0.0.0/4. */
+export function isMulticast(a: number): boolean { return a >>> 28 === 0xe; }
 
 export class Ipv4View extends WireView {
 
@@ -64,33 +71,40 @@ export class Ipv4View extends WireView {
   get version(): number { return this.buf[this.off] >>> 4; }
   get ihl(): number { return this.buf[this.off] & 15; }
   get headerLen(): number { return (this.buf[this.off] & 15) << 2; }
+  /** Version 4 and IHL for a header of `bytes` (a multiple of 4, 20..60). */
+  setHeaderLen(bytes: number): void { this.buf[this.off + IP_VER_IHL] = 0x40 | (bytes >>> 2); }
   get tos(): number { return this.buf[this.off + IP_TOS]; }
+  set tos(v: number) { this.buf[this.off + IP_TOS] = v; }
   get dscp(): number { return this.buf[this.off + IP_TOS] >>> 2; }
   get ecn(): number { return this.buf[this.off + IP_TOS] & 3; }
-  get totalLen(): number { return (this.buf[this.off + IP_TOTAL_LEN] << 8) | this.buf[this.off + IP_TOTAL_LEN + 1]; }
-  get id(): number { return (this.buf[this.off + IP_ID] << 8) | this.buf[this.off + IP_ID + 1]; }
-  get fragField(): number { return (this.buf[this.off + IP_FRAG] << 8) | this.buf[this.off + IP_FRAG + 1]; }
-  get df(): boolean { return (this.buf[this.off + IP_FRAG] & 0x40) !== 0; }
-  get mf(): boolean { return (this.buf[this.off + IP_FRAG] & 0x20) !== 0; }
+  get totalLen(): number { return rd16(this.buf, this.off + IP_TOTAL_LEN); }
+  set totalLen(v: number) { wr16(this.buf, this.off + IP_TOTAL_LEN, v); }
+  get id(): number { return rd16(this.buf, this.off + IP_ID); }
+  set id(v: number) { wr16(this.buf, this.off + IP_ID, v); }
+  /** Flags and fragment offset (the 16-bit word). */
+  get fragField(): number { return rd16(this.buf, this.off + IP_FRAG); }
+  set fragField(v: number) { wr16(this.buf, this.off + IP_FRAG, v); }
+  get df(): boolean { return (this.fragField & IP_FLAG_DF) !== 0; }
+  get mf(): boolean { return (this.fragField & IP_FLAG_MF) !== 0; }
   /** Fragment offset in bytes. */
   get fragOffset(): number { return (this.fragField & IP_FRAG_OFFSET_MASK) << 3; }
   get isFragment(): boolean { return (this.fragField & (IP_FLAG_MF | IP_FRAG_OFFSET_MASK)) !== 0; }
   get ttl(): number { return this.buf[this.off + IP_TTL]; }
   get proto(): number { return this.buf[this.off + IP_PROTO]; }
-  get csum(): number { return (this.buf[this.off + IP_CSUM] << 8) | this.buf[this.off + IP_CSUM + 1]; }
+  get csum(): number { return rd16(this.buf, this.off + IP_CSUM); }
   get saddr(): number { return rd32(this.buf, this.off + IP_SADDR); }
   get daddr(): number { return rd32(this.buf, this.off + IP_DADDR); }
   set saddr(v: number) { wr32(this.buf, this.off + IP_SADDR, v); }
   set daddr(v: number) { wr32(this.buf, this.off + IP_DADDR, v); }
   set ttl(v: number) { this.buf[this.off + IP_TTL] = v; }
-  set csum(v: number) { this.buf[this.off + IP_CSUM] = v >>> 8; this.buf[this.off + IP_CSUM + 1] = v; }
+  set csum(v: number) { wr16(this.buf, this.off + IP_CSUM, v); }
 
   /** TTL - 1 with an RFC 1624 checksum update (the TTL shares a 16-bit word with the protocol). */
   decTtl(): void {
     const b = this.buf, o = this.off;
-    const old = (b[o + IP_TTL] << 8) | b[o + IP_PROTO];
+    const old = rd16(b, o + IP_TTL);
     b[o + IP_TTL] = b[o + IP_TTL] - 1;
-    this.csum = csumUpdate16(this.csum, old, old - 0x100);
+    wr16(b, o + IP_CSUM, csumUpdate16(rd16(b, o + IP_CSUM), old, old - 0x100));
   }
 
   /** Recompute the header checksum from scratch. */
@@ -99,17 +113,6 @@ export class Ipv4View extends WireView {
     this.csum = checksum(this.buf, this.off, this.headerLen);
   }
 }
-
-export function rd32(b: Uint8Array, o: number): number {
-  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
-}
-
-export function wr32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 24; b[o + 1] = v >>> 16; b[o + 2] = v >>> 8; b[o + 3] = v;
-}
-
-export function rd16(b: Uint8Array, o: number): number { return (b[o] << 8) | b[o + 1]; }
-export function wr16(b: Uint8Array, o: number, v: number): void { b[o] = v >>> 8; b[o + 1] = v; }
 
 /** Write a 20-byte IPv4 header (no options) with a valid checksum; returns 20. */
 export function emitIpv4(buf: Uint8Array, off: number, totalLen: number, id: number, ttl: number,
@@ -126,7 +129,9 @@ export function emitIpv4(buf: Uint8Array, off: number, totalLen: number, id: num
   return IP_MIN_HEADER_LEN;
 }
 
-/** "10.0.0.1" <-> uint32 (configuration, tests and display only). */
+// ---- addresses and prefixes as text and numbers (configuration, display, tests; not the hot path)
+
+/** "10.0.0.1" <-> uint32; null when it is not a dotted quad. */
 export function parseIpv4(s: string): number | null {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
   if (!m) return null;
@@ -141,4 +146,21 @@ export function parseIpv4(s: string): number | null {
 
 export function formatIpv4(a: number): string {
   return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
+}
+
+/** Netmask of a prefix length (0..32; clamped). */
+export function prefixMask(prefix: number): number {
+  return prefix <= 0 ? 0 : prefix >= 32 ? 0xffffffff : (0xffffffff << (32 - prefix)) >>> 0;
+}
+
+/** Prefix length of a contiguous netmask, or -1 when the mask is not contiguous. */
+export function maskPrefix(mask: number): number {
+  let p = 0;
+  while (p < 32 && ((mask >>> (31 - p)) & 1) === 1) p++;
+  return prefixMask(p) === mask >>> 0 ? p : -1;
+}
+
+/** "A.B.C.D/N" of an address and a netmask (the network address; /N from the mask). */
+export function formatPrefix(addr: number, mask: number): string {
+  return `${formatIpv4((addr & mask) >>> 0)}/${maskPrefix(mask)}`;
 }

@@ -107,6 +107,9 @@ export interface ConnHooks {
    *  original direction, un-DNAT of replies) and confirm the connection. DROP on failure
    *  (e.g. masquerade port pool exhausted). */
   finish(p: Pkt): number;
+  /** Asked only for a packet about to be forwarded between Ifaces that do not forward: true
+   *  when its connection is one the load balancer made (those cross regardless). */
+  balanced?(p: Pkt): boolean;
 }
 
 /** NAT actions that compiled Nat functions call (`dnat(...)`, `snat(...)`); -1 = keep. */

@@ -48,7 +48,8 @@ export const TOO_BIG = 41;
 export const INTERNAL_ERROR = 42;
 export const NEIGHBOR_FULL = 43;
 export const DIRECTED_BROADCAST = 44;
-export const REASON_COUNT = 45;
+export const FORWARD_DISABLED = 45;
+export const REASON_COUNT = 46;
 
 export const REASON_NAMES: readonly string[] = [
   'ok', 'eth_truncated', 'vlan_truncated', 'arp_truncated', 'arp_unsupported', 'ip_truncated',
@@ -59,5 +60,5 @@ export const REASON_NAMES: readonly string[] = [
   'chain_output', 'chain_postrouting', 'conn_finish', 'no_route', 'ttl_exceeded',
   'arp_queue_full', 'arp_timeout', 'arp_queue_too_big', 'gso_unsupported', 'local_fragment',
   'local_no_handler', 'tx_queue_full', 'tx_failed', 'rx_buffer_limit', 'no_address', 'too_big',
-  'internal_error', 'neighbor_full', 'directed_broadcast',
+  'internal_error', 'neighbor_full', 'directed_broadcast', 'forward_disabled',
 ];

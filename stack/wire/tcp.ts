@@ -21,12 +21,13 @@
 
 import { pseudoSum, sum16 } from './checksum.js';
 import { OK, TCP_BAD_DATA_OFFSET, TCP_TRUNCATED } from './reason.js';
-import { WireView } from './view.js';
+import { PROTO_TCP } from './ipv4.js';
+import { rd16, rd32, WireView, wr16, wr32 } from './view.js';
 
 export const TCP_SPORT = 0;
 export const TCP_DPORT = 2;
 export const TCP_SEQ = 4;
-export const TCP_ACK = 8;
+export const TCP_ACK_NUM = 8;
 export const TCP_DOFF = 12;
 export const TCP_FLAGS = 13;
 export const TCP_WINDOW = 14;
@@ -34,14 +35,24 @@ export const TCP_CSUM = 16;
 export const TCP_URG_PTR = 18;
 export const TCP_MIN_HEADER_LEN = 20;
 
+/** Flag bits of the byte at TCP_FLAGS. */
 export const TCP_FIN = 0x01;
 export const TCP_SYN = 0x02;
 export const TCP_RST = 0x04;
 export const TCP_PSH = 0x08;
-export const TCP_ACK_FLAG = 0x10;
+export const TCP_ACK = 0x10;
 export const TCP_URG = 0x20;
 export const TCP_ECE = 0x40;
 export const TCP_CWR = 0x80;
+/** Flag names as tools print them (tcpdump/nftables words), in bit order. */
+export const TCP_FLAG_NAMES: Readonly<Record<string, number>> = {
+  fin: TCP_FIN, syn: TCP_SYN, rst: TCP_RST, psh: TCP_PSH, ack: TCP_ACK, urg: TCP_URG, ece: TCP_ECE, cwr: TCP_CWR,
+};
+
+/** "syn,ack" for a flags byte. */
+export function formatTcpFlags(f: number): string {
+  return Object.keys(TCP_FLAG_NAMES).filter((n) => (f & TCP_FLAG_NAMES[n]) !== 0).join(',');
+}
 
 export class TcpView extends WireView {
 
@@ -52,10 +63,10 @@ export class TcpView extends WireView {
     return OK;
   }
 
-  get sport(): number { return (this.buf[this.off] << 8) | this.buf[this.off + 1]; }
-  get dport(): number { return (this.buf[this.off + TCP_DPORT] << 8) | this.buf[this.off + TCP_DPORT + 1]; }
+  get sport(): number { return rd16(this.buf, this.off + TCP_SPORT); }
+  get dport(): number { return rd16(this.buf, this.off + TCP_DPORT); }
   get seq(): number { return rd32(this.buf, this.off + TCP_SEQ); }
-  get ack(): number { return rd32(this.buf, this.off + TCP_ACK); }
+  get ack(): number { return rd32(this.buf, this.off + TCP_ACK_NUM); }
   get dataOffset(): number { return this.buf[this.off + TCP_DOFF] >>> 4; }
   get headerLen(): number { return (this.buf[this.off + TCP_DOFF] >>> 4) << 2; }
   get optionsLen(): number { return this.headerLen - TCP_MIN_HEADER_LEN; }
@@ -65,7 +76,7 @@ export class TcpView extends WireView {
   get syn(): boolean { return (this.flags & TCP_SYN) !== 0; }
   get rst(): boolean { return (this.flags & TCP_RST) !== 0; }
   get psh(): boolean { return (this.flags & TCP_PSH) !== 0; }
-  get ackFlag(): boolean { return (this.flags & TCP_ACK_FLAG) !== 0; }
+  get ackFlag(): boolean { return (this.flags & TCP_ACK) !== 0; }
   get urg(): boolean { return (this.flags & TCP_URG) !== 0; }
   get window(): number { return (this.buf[this.off + TCP_WINDOW] << 8) | this.buf[this.off + TCP_WINDOW + 1]; }
   get csum(): number { return (this.buf[this.off + TCP_CSUM] << 8) | this.buf[this.off + TCP_CSUM + 1]; }
@@ -76,32 +87,24 @@ export class TcpView extends WireView {
 
   /** Verify over pseudo-header + segment (len = the whole segment). */
   checksumOk(saddr: number, daddr: number): boolean {
-    return sum16(this.buf, this.off, this.len, pseudoSum(saddr, daddr, 6, this.len)) === 0xffff;
+    return sum16(this.buf, this.off, this.len, pseudoSum(saddr, daddr, PROTO_TCP, this.len)) === 0xffff;
   }
-}
-
-function rd32(b: Uint8Array, o: number): number {
-  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
-}
-
-function wr32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 24; b[o + 1] = v >>> 16; b[o + 2] = v >>> 8; b[o + 3] = v;
 }
 
 /** Write a TCP header without options (data offset 5) before payloadLen bytes already in
  *  place, with a full checksum. Returns the segment length. */
 export function emitTcp(buf: Uint8Array, off: number, saddr: number, daddr: number, sport: number,
   dport: number, seq: number, ack: number, flags: number, window: number, payloadLen: number): number {
-  buf[off] = sport >>> 8; buf[off + 1] = sport;
-  buf[off + 2] = dport >>> 8; buf[off + 3] = dport;
+  wr16(buf, off + TCP_SPORT, sport);
+  wr16(buf, off + TCP_DPORT, dport);
   wr32(buf, off + TCP_SEQ, seq);
-  wr32(buf, off + TCP_ACK, ack);
+  wr32(buf, off + TCP_ACK_NUM, ack);
   buf[off + TCP_DOFF] = 5 << 4; buf[off + TCP_FLAGS] = flags;
   buf[off + TCP_WINDOW] = window >>> 8; buf[off + TCP_WINDOW + 1] = window;
   buf[off + TCP_CSUM] = 0; buf[off + TCP_CSUM + 1] = 0;
   buf[off + TCP_URG_PTR] = 0; buf[off + TCP_URG_PTR + 1] = 0;
   const l = TCP_MIN_HEADER_LEN + payloadLen;
-  const c = ~sum16(buf, off, l, pseudoSum(saddr, daddr, 6, l)) & 0xffff;
+  const c = ~sum16(buf, off, l, pseudoSum(saddr, daddr, PROTO_TCP, l)) & 0xffff;
   buf[off + TCP_CSUM] = c >>> 8; buf[off + TCP_CSUM + 1] = c;
   return l;
 }

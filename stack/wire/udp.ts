@@ -12,14 +12,17 @@
 
 import { pseudoSum, sum16 } from './checksum.js';
 import { OK, UDP_BAD_LENGTH, UDP_TRUNCATED } from './reason.js';
-import { WireView } from './view.js';
+import { PROTO_UDP } from './ipv4.js';
+import { rd16, WireView, wr16 } from './view.js';
 
 export const UDP_SPORT = 0;
 export const UDP_DPORT = 2;
 export const UDP_LEN = 4;
 export const UDP_CSUM = 6;
 export const UDP_HEADER_LEN = 8;
-export const PROTO_UDP_NUM = 17;
+/** TCP and UDP keep their ports at the same place (also in the 8 bytes an ICMP error quotes). */
+export const L4_SPORT = 0;
+export const L4_DPORT = 2;
 
 export class UdpView extends WireView {
 
@@ -30,11 +33,11 @@ export class UdpView extends WireView {
     return OK;
   }
 
-  get sport(): number { return (this.buf[this.off] << 8) | this.buf[this.off + 1]; }
-  get dport(): number { return (this.buf[this.off + UDP_DPORT] << 8) | this.buf[this.off + UDP_DPORT + 1]; }
-  get length(): number { return (this.buf[this.off + UDP_LEN] << 8) | this.buf[this.off + UDP_LEN + 1]; }
-  get csum(): number { return (this.buf[this.off + UDP_CSUM] << 8) | this.buf[this.off + UDP_CSUM + 1]; }
-  set csum(v: number) { this.buf[this.off + UDP_CSUM] = v >>> 8; this.buf[this.off + UDP_CSUM + 1] = v; }
+  get sport(): number { return rd16(this.buf, this.off + UDP_SPORT); }
+  get dport(): number { return rd16(this.buf, this.off + UDP_DPORT); }
+  get length(): number { return rd16(this.buf, this.off + UDP_LEN); }
+  get csum(): number { return rd16(this.buf, this.off + UDP_CSUM); }
+  set csum(v: number) { wr16(this.buf, this.off + UDP_CSUM, v); }
   get payloadOff(): number { return this.off + UDP_HEADER_LEN; }
   get payloadLen(): number { return this.length - UDP_HEADER_LEN; }
 
@@ -42,7 +45,7 @@ export class UdpView extends WireView {
   checksumOk(saddr: number, daddr: number): boolean {
     if (this.csum === 0) return true;
     const l = this.length;
-    return sum16(this.buf, this.off, l, pseudoSum(saddr, daddr, PROTO_UDP_NUM, l)) === 0xffff;
+    return sum16(this.buf, this.off, l, pseudoSum(saddr, daddr, PROTO_UDP, l)) === 0xffff;
   }
 }
 
@@ -51,12 +54,12 @@ export class UdpView extends WireView {
 export function emitUdp(buf: Uint8Array, off: number, saddr: number, daddr: number,
   sport: number, dport: number, payloadLen: number): number {
   const l = UDP_HEADER_LEN + payloadLen;
-  buf[off] = sport >>> 8; buf[off + 1] = sport;
-  buf[off + 2] = dport >>> 8; buf[off + 3] = dport;
-  buf[off + 4] = l >>> 8; buf[off + 5] = l;
-  buf[off + 6] = 0; buf[off + 7] = 0;
-  let c = ~sum16(buf, off, l, pseudoSum(saddr, daddr, PROTO_UDP_NUM, l)) & 0xffff;
+  wr16(buf, off + UDP_SPORT, sport);
+  wr16(buf, off + UDP_DPORT, dport);
+  wr16(buf, off + UDP_LEN, l);
+  wr16(buf, off + UDP_CSUM, 0);
+  let c = ~sum16(buf, off, l, pseudoSum(saddr, daddr, PROTO_UDP, l)) & 0xffff;
   if (c === 0) c = 0xffff;
-  buf[off + 6] = c >>> 8; buf[off + 7] = c;
+  wr16(buf, off + UDP_CSUM, c);
   return l;
 }

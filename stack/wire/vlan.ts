@@ -11,11 +11,14 @@
 // +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 
 import { OK, VLAN_TRUNCATED } from './reason.js';
-import { WireView } from './view.js';
+import { copyMac, ETH_DST, ETH_HEADER_LEN, ETH_SRC, ETH_TYPE, ETHERTYPE_VLAN } from './ethernet.js';
+import { rd16, WireView, wr16 } from './view.js';
 
 export const VLAN_TPID = 0;
 export const VLAN_TCI = 2;
 export const VLAN_INNER_TYPE = 4;
+/** VLAN id bits of the TCI. */
+export const VLAN_VID_MASK = 0x0fff;
 /** Bytes the tag adds to a frame. */
 export const VLAN_TAG_LEN = 4;
 /** Ethernet header length of a tagged frame. */
@@ -25,20 +28,34 @@ export class VlanView extends WireView {
 
   check(): number { return this.len < 6 || this.off + this.len > this.buf.length ? VLAN_TRUNCATED : OK; }
 
-  get tpid(): number { return (this.buf[this.off] << 8) | this.buf[this.off + 1]; }
-  get tci(): number { return (this.buf[this.off + VLAN_TCI] << 8) | this.buf[this.off + VLAN_TCI + 1]; }
-  set tci(v: number) { this.buf[this.off + VLAN_TCI] = v >>> 8; this.buf[this.off + VLAN_TCI + 1] = v; }
+  get tpid(): number { return rd16(this.buf, this.off + VLAN_TPID); }
+  get tci(): number { return rd16(this.buf, this.off + VLAN_TCI); }
+  set tci(v: number) { wr16(this.buf, this.off + VLAN_TCI, v); }
   get pcp(): number { return this.buf[this.off + VLAN_TCI] >>> 5; }
   get dei(): boolean { return (this.buf[this.off + VLAN_TCI] & 0x10) !== 0; }
-  get vid(): number { return this.tci & 0x0fff; }
-  get innerType(): number { return (this.buf[this.off + VLAN_INNER_TYPE] << 8) | this.buf[this.off + VLAN_INNER_TYPE + 1]; }
-  set innerType(v: number) { this.buf[this.off + VLAN_INNER_TYPE] = v >>> 8; this.buf[this.off + VLAN_INNER_TYPE + 1] = v; }
+  get vid(): number { return this.tci & VLAN_VID_MASK; }
+  get innerType(): number { return rd16(this.buf, this.off + VLAN_INNER_TYPE); }
+  set innerType(v: number) { wr16(this.buf, this.off + VLAN_INNER_TYPE, v); }
 }
 
 /** Write TPID + TCI (4 bytes) at `off` (Ethernet offset 12 of a frame); returns 4. */
 export function emitVlanTag(buf: Uint8Array, off: number, vid: number, pcp = 0): number {
-  buf[off] = 0x81; buf[off + 1] = 0x00;
-  const tci = ((pcp & 7) << 13) | (vid & 0xfff);
-  buf[off + 2] = tci >>> 8; buf[off + 3] = tci;
+  wr16(buf, off + VLAN_TPID, ETHERTYPE_VLAN);
+  wr16(buf, off + VLAN_TCI, ((pcp & 7) << 13) | (vid & VLAN_VID_MASK));
   return VLAN_TAG_LEN;
+}
+
+/** An Ethernet header at `off`, tagged with `vid` when vid >= 0 (then the EtherType follows
+ *  the tag): destination dst[doff], source src[soff]. Returns its length (14 or 18). */
+export function emitEthernetVlan(buf: Uint8Array, off: number, dst: Uint8Array, doff: number,
+  src: Uint8Array, soff: number, vid: number, ethertype: number): number {
+  copyMac(dst, doff, buf, off + ETH_DST);
+  copyMac(src, soff, buf, off + ETH_SRC);
+  if (vid < 0) {
+    wr16(buf, off + ETH_TYPE, ethertype);
+    return ETH_HEADER_LEN;
+  }
+  emitVlanTag(buf, off + ETH_TYPE, vid);
+  wr16(buf, off + ETH_TYPE + VLAN_INNER_TYPE, ethertype);
+  return VLAN_ETH_HEADER_LEN;
 }

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { memoryPair, MEMORY_HEADROOM, pumpAll } from '../../drivers/memory.js';
 import type { FrameBatch } from '../../drivers/link.js';
-import { VNET_HDR_LEN } from '../../drivers/link.js';
+import { VNET_HDR_LEN } from '../../stack/wire/virtio.js';
 
 const MA = Uint8Array.of(2, 0, 0, 0, 0, 1), MB = Uint8Array.of(2, 0, 0, 0, 0, 2);
 const frame = (n: number, len = 60): Uint8Array => new Uint8Array(len).fill(n);

@@ -5,7 +5,7 @@
 // Plus the error path for a missing interface.
 
 import t from 'tap';
-import { VIRTIO_NET_HDR_GSO_TCPV4 } from '../../drivers/link.js';
+import { VIRTIO_NET_HDR_GSO_TCPV4 } from '../../stack/wire/virtio.js';
 import { PacketLink } from '../../drivers/packet.js';
 import {
   addNs, bridge, inNs, kill, sh, shQuiet, spawnInNs, waitFor,

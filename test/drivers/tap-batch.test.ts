@@ -13,11 +13,23 @@ import { join } from 'node:path';
 import { TapLink } from '../../drivers/tap.js';
 import { PacketLink } from '../../drivers/packet.js';
 import { packageRoot } from '../../drivers/native.js';
-import { VNET_HDR_LEN, type FrameBatch } from '../../drivers/link.js';
+import type { FrameBatch } from '../../drivers/link.js';
+import { BROADCAST_MAC, emitEthernet, ETH_HEADER_LEN, ETH_TYPE } from '../../stack/wire/ethernet.js';
+import { rd16, wr16 } from '../../stack/wire/view.js';
+import { VNET_HDR_LEN } from '../../stack/wire/virtio.js';
 import { shQuiet, waitFor } from './tap-helpers.js';
 
 const pid = process.pid;
 const ETHERTYPE_TEST = 0x88b5; // IEEE local experimental: the kernel ignores it
+// The test frames' payload: seed byte, frame index (16 bits), then filler.
+const SEED = ETH_HEADER_LEN;
+const INDEX = SEED + 1;
+const FILL = INDEX + 2;
+
+/** A broadcast test frame header from 02:00:00:00:<seed>:01. */
+function testHeader(buf: Uint8Array, o: number, seed: number): void {
+  emitEthernet(buf, o, BROADCAST_MAC, 0, Uint8Array.of(0x02, 0, 0, 0, seed, 1), 0, ETHERTYPE_TEST);
+}
 
 /** Keeps the host stack out of the test traffic on a root-namespace TAP: no IPv6, no
  * forwarding of anything arriving on it. */
@@ -34,14 +46,10 @@ function frames(n: number, seed: number, head: number): { buf: Uint8Array; off: 
   for (let i = 0; i < n; i++) {
     const o = i * 2048 + head;
     const l = 60 + ((i * 37) % 1400);
-    buf.fill(0xff, o, o + 6);
-    buf.set([0x02, 0, 0, 0, seed, 1], o + 6);
-    buf[o + 12] = ETHERTYPE_TEST >> 8;
-    buf[o + 13] = ETHERTYPE_TEST & 0xff;
-    buf[o + 14] = seed;
-    buf[o + 15] = i >> 8;
-    buf[o + 16] = i & 0xff;
-    for (let k = o + 17; k < o + l; k++) buf[k] = (k * 7 + i) & 0xff;
+    testHeader(buf, o, seed);
+    buf[o + SEED] = seed;
+    wr16(buf, o + INDEX, i);
+    for (let k = o + FILL; k < o + l; k++) buf[k] = (k * 7 + i) & 0xff;
     off[i] = o;
     len[i] = l;
   }
@@ -71,10 +79,10 @@ function collector(seed: number, vnet: boolean) {
     for (let j = 0; j < b.count; j++) {
       const o = b.off[j]!;
       const l = b.len[j]!;
-      if (((b.buf[o + 12]! << 8) | b.buf[o + 13]!) !== ETHERTYPE_TEST || b.buf[o + 14] !== seed) continue;
-      const i = (b.buf[o + 15]! << 8) | b.buf[o + 16]!;
+      if (rd16(b.buf, o + ETH_TYPE) !== ETHERTYPE_TEST || b.buf[o + SEED] !== seed) continue;
+      const i = rd16(b.buf, o + INDEX);
       let ok = l === 60 + ((i * 37) % 1400);
-      for (let k = o + 17; ok && k < o + l; k++) ok = b.buf[k] === ((k - o + (i * 2048 + 64)) * 7 + i & 0xff);
+      for (let k = o + FILL; ok && k < o + l; k++) ok = b.buf[k] === ((k - o + (i * 2048 + 64)) * 7 + i & 0xff);
       if (vnet) for (let k = o - VNET_HDR_LEN; k < o; k++) if (b.buf[k] !== 0) got.hdrNonZero++;
       if (ok) got.frames++;
       else got.bad++;
@@ -137,7 +145,7 @@ t.test('multi-queue TAP: two links on one device', async (t) => {
 
 const child = `
 import { createRequire } from 'node:module';
-const [addonPath, name, mode] = process.argv.slice(2);
+const [addonPath, name, mode, frame] = process.argv.slice(2);
 const addon = createRequire(import.meta.url)(addonPath);
 const tap = addon.openTap(name, 0, new Float64Array(6));
 addon.ifUp(name, true);
@@ -150,8 +158,8 @@ tap.start(slab, 2048, 64, off, len, 8, (n) => {
   if (mode === 'close') { tap.close(); pk.close(); console.log('closed in callback'); }
   if (mode === 'exit') { console.log('exiting'); process.exit(0); }
 });
-const f = new Uint8Array(60); f.fill(0xff, 0, 6); f.set([2, 0, 0, 0, 0, 9], 6); f[12] = 0x88; f[13] = 0xb5;
-pk.send(f, Int32Array.of(0), Int32Array.of(60), 1);
+const f = new Uint8Array(Buffer.from(frame, 'hex'));
+pk.send(f, Int32Array.of(0), Int32Array.of(f.length), 1);
 `;
 
 t.test('callback exceptions, close in the callback, exit while running (child process)', async (t) => {
@@ -160,8 +168,11 @@ t.test('callback exceptions, close in the callback, exit while running (child pr
   const script = join(dir, 'child.mjs');
   writeFileSync(script, child);
   const addonPath = join(packageRoot(), 'drivers/native/build/Release/nacl_link.node');
+  const frame = new Uint8Array(60);
+  testHeader(frame, 0, 9);
+  const hex = Buffer.from(frame).toString('hex');
   const runChild = (mode: string) => new Promise<{ code: number | null; out: string }>((resolve) => {
-    execFile(process.execPath, [script, addonPath, `tc${mode[0]}${pid}`, mode], { timeout: 10000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [script, addonPath, `tc${mode[0]}${pid}`, mode, hex], { timeout: 10000 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, out: stdout + stderr });
     });
   });

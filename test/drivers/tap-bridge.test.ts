@@ -4,7 +4,7 @@
 // must appear) and without. The measured iperf3 rate is printed as a test comment.
 
 import t from 'tap';
-import { VIRTIO_NET_HDR_GSO_TCPV4 } from '../../drivers/link.js';
+import { VIRTIO_NET_HDR_GSO_TCPV4 } from '../../stack/wire/virtio.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -4,8 +4,13 @@
 // responder and an L2 bridge that work in place on the receive batch.
 
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { checksum } from '../../stack/wire/checksum.js';
-import { VNET_HDR_LEN, type FrameBatch, type Link } from '../../drivers/link.js';
+import { ArpView, ARP_REPLY, ARP_REQUEST, emitArp } from '../../stack/wire/arp.js';
+import { emitEthernet, ETH_HEADER_LEN, ETH_SRC, ETH_TYPE, ETHERTYPE_ARP, ETHERTYPE_IPV4 } from '../../stack/wire/ethernet.js';
+import { ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, IcmpView } from '../../stack/wire/icmp.js';
+import { Ipv4View, parseIpv4, PROTO_ICMP } from '../../stack/wire/ipv4.js';
+import { rd16 } from '../../stack/wire/view.js';
+import type { FrameBatch, Link } from '../../drivers/link.js';
+import { clearVnetHdr, VirtioNetHdrView, VNET_HDR_LEN } from '../../stack/wire/virtio.js';
 
 export function sh(cmd: string, ...args: string[]): string {
   return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -76,21 +81,8 @@ export function waitFor(cond: () => Promise<boolean>, timeoutMs: number, stepMs 
   });
 }
 
-export function ipv4(s: string): number {
-  return s.split('.').reduce((a, p) => ((a << 8) | Number(p)) >>> 0, 0);
-}
-
-export function macStr(m: Uint8Array): string {
-  return Array.from(m, (b) => b.toString(16).padStart(2, '0')).join(':');
-}
-
-function rd32(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-}
-
-function wr32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 24; b[o + 1] = (v >>> 16) & 0xff; b[o + 2] = (v >>> 8) & 0xff; b[o + 3] = v & 0xff;
-}
+export const ipv4 = (s: string): number => parseIpv4(s)!;
+export { formatMac as macStr } from '../../stack/wire/ethernet.js';
 
 /**
  * Answers ARP requests for `ip` and ICMP echo requests to `ip` on `link`, rewriting each
@@ -99,6 +91,7 @@ function wr32(b: Uint8Array, o: number, v: number): void {
 export function startResponder(link: Link, ip: number): { arp: number; echo: number } {
   const seen = { arp: 0, echo: 0 };
   const mac = link.mac;
+  const arp = new ArpView(), h = new Ipv4View(), icmp = new IcmpView();
   let off = new Int32Array(64);
   let len = new Int32Array(64);
   link.start((b: FrameBatch) => {
@@ -108,38 +101,32 @@ export function startResponder(link: Link, ip: number): { arp: number; echo: num
     for (let i = 0; i < b.count; i++) {
       const o = b.off[i]!;
       const l = b.len[i]!;
-      const type = (buf[o + 12]! << 8) | buf[o + 13]!;
-      if (type === 0x0806 && l >= 42) {
-        const a = o + 14;
-        if (buf[a + 7] !== 1 || rd32(buf, a + 24) !== ip) continue;
-        buf.copyWithin(a + 18, a + 8, a + 18); // requester's sha+spa become tha+tpa
-        buf[a + 7] = 2;
-        buf.set(mac, a + 8);
-        wr32(buf, a + 14, ip);
-        buf.copyWithin(o, a + 18, a + 24);
-        buf.set(mac, o + 6);
+      const type = rd16(buf, o + ETH_TYPE);
+      const l3 = o + ETH_HEADER_LEN;
+      if (type === ETHERTYPE_ARP) {
+        const a = arp.reset(buf, l3, l - ETH_HEADER_LEN);
+        if (a.check() !== 0 || a.oper !== ARP_REQUEST || a.tpa !== ip) continue;
+        const sha = buf.slice(a.shaOff, a.shaOff + 6), spa = a.spa;
+        emitArp(buf, l3, ARP_REPLY, mac, 0, ip, sha, 0, spa);
+        emitEthernet(buf, o, sha, 0, mac, 0, ETHERTYPE_ARP);
         seen.arp++;
-      } else if (type === 0x0800 && l >= 34) {
-        const ih = o + 14;
-        const ihl = (buf[ih]! & 0x0f) * 4;
-        const tot = (buf[ih + 2]! << 8) | buf[ih + 3]!;
-        if (buf[ih + 9] !== 1 || rd32(buf, ih + 16) !== ip || tot > l - 14 || ihl < 20) continue;
-        const ic = ih + ihl;
-        if (buf[ic] !== 8 || tot - ihl < 8) continue;
-        buf[ic] = 0;
-        buf[ic + 2] = 0; buf[ic + 3] = 0;
-        const c = checksum(buf, ic, tot - ihl);
-        buf[ic + 2] = c >>> 8; buf[ic + 3] = c & 0xff;
-        const src = rd32(buf, ih + 12);
-        wr32(buf, ih + 12, ip);
-        wr32(buf, ih + 16, src);
-        buf.copyWithin(o, o + 6, o + 12);
-        buf.set(mac, o + 6);
+      } else if (type === ETHERTYPE_IPV4) {
+        const v = h.reset(buf, l3, l - ETH_HEADER_LEN);
+        if (v.check() !== 0 || v.proto !== PROTO_ICMP || v.daddr !== ip) continue;
+        const m = icmp.reset(buf, l3 + v.headerLen, v.totalLen - v.headerLen);
+        if (m.check() !== 0 || m.type !== ICMP_ECHO_REQUEST) continue;
+        m.type = ICMP_ECHO_REPLY;
+        m.fillChecksum();
+        const src = v.saddr;
+        v.saddr = ip;
+        v.daddr = src;
+        const dst = buf.slice(o + ETH_SRC, o + ETH_SRC + 6);
+        emitEthernet(buf, o, dst, 0, mac, 0, ETHERTYPE_IPV4);
         seen.echo++;
       } else {
         continue;
       }
-      if (link.vnetHdr) buf.fill(0, o - VNET_HDR_LEN, o);
+      if (link.vnetHdr) clearVnetHdr(buf, o - VNET_HDR_LEN);
       off[n] = o; len[n] = l; n++;
     }
     if (n > 0) link.send(buf, off, len, n);
@@ -151,14 +138,15 @@ export function startResponder(link: Link, ip: number): { arp: number; echo: num
  * largest frame seen and, on vnet links, the GSO type and size of the last super-frame. */
 export function bridge(a: Link, b: Link): { maxFrame: number; frames: number; gsoType: number; gsoSize: number } {
   const st = { maxFrame: 0, frames: 0, gsoType: -1, gsoSize: -1 };
+  const vnet = new VirtioNetHdrView();
   const pass = (from: Link, to: Link) => (batch: FrameBatch): void => {
     for (let i = 0; i < batch.count; i++) {
       const l = batch.len[i]!;
       if (l > st.maxFrame) st.maxFrame = l;
       if (from.vnetHdr && l > 1514) {
-        const h = batch.off[i]! - VNET_HDR_LEN;
-        st.gsoType = batch.buf[h + 1]!;
-        st.gsoSize = batch.buf[h + 4]! | (batch.buf[h + 5]! << 8);
+        const h = vnet.reset(batch.buf, batch.off[i]! - VNET_HDR_LEN, VNET_HDR_LEN);
+        st.gsoType = h.gsoType;
+        st.gsoSize = h.gsoSize;
       }
     }
     st.frames += batch.count;

@@ -1,7 +1,11 @@
 import t from 'tap';
 import { compileRuleset, instantiateRuleset, planRuleset, transferList, type CompileOptions } from '../../filters/compile.js';
 import { ALL_FIELDS, fieldReader } from '../../filters/fields.js';
-import { buildPacket, type PacketSpec } from '../../filters/packet-spec.js';
+import { IP_CSUM } from '../../stack/wire/ipv4.js';
+import { TCP_CSUM } from '../../stack/wire/tcp.js';
+import { UDP_CSUM } from '../../stack/wire/udp.js';
+import { rd16 } from '../../stack/wire/view.js';
+import { buildPacket, type PacketSpec } from '../../src/control/packet-spec.js';
 import { TraceRecorder } from '../../filters/trace.js';
 import type { CmpOp, Field, Hook, Model, Stmt } from '../../src/config/model.js';
 import type { Pkt } from '../../stack/wire/pkt.js';
@@ -44,17 +48,17 @@ const icmpP = buildPacket(spec({ proto: 1, icmpType: 11, len: 36 }));
 const fragP = buildPacket(spec({ fragOff: 100, len: 60 }));
 
 t.test('every field reads the right value', (t) => {
-  const dv = (p: Pkt): DataView => new DataView(p.buf.buffer);
+  const u16 = (p: Pkt, at: number): number => rd16(p.buf, at);
   const want: Record<Field, [Pkt, number]> = {
     'ip.version': [tcpP, 4], 'ip.hdrlength': [tcpP, 20], 'ip.dscp': [tcpP, 3], 'ip.ecn': [tcpP, 1],
     'ip.length': [tcpP, 60], 'ip.id': [tcpP, 77], 'ip.frag-off': [fragP, 100], 'ip.ttl': [tcpP, 64],
-    'ip.protocol': [udpP, 17], 'ip.checksum': [tcpP, dv(tcpP).getUint16(14 + 10)],
+    'ip.protocol': [udpP, 17], 'ip.checksum': [tcpP, u16(tcpP, tcpP.l3 + IP_CSUM)],
     'ip.saddr': [tcpP, ip('10.0.0.5')], 'ip.daddr': [tcpP, ip('192.168.0.10')],
     'tcp.sport': [tcpP, 40000], 'tcp.dport': [tcpP, 443], 'tcp.sequence': [tcpP, 123456789],
     'tcp.ackseq': [tcpP, 987654321], 'tcp.doff': [tcpP, 5], 'tcp.reserved': [tcpP, 0x50], 'tcp.flags': [tcpP, 0x12],
-    'tcp.window': [tcpP, 4096], 'tcp.checksum': [tcpP, dv(tcpP).getUint16(34 + 16)], 'tcp.urgptr': [tcpP, 0],
+    'tcp.window': [tcpP, 4096], 'tcp.checksum': [tcpP, u16(tcpP, tcpP.l4 + TCP_CSUM)], 'tcp.urgptr': [tcpP, 0],
     'udp.sport': [udpP, 5353], 'udp.dport': [udpP, 53], 'udp.length': [udpP, 28],
-    'udp.checksum': [udpP, dv(udpP).getUint16(34 + 6)], 'icmp.type': [icmpP, 11], 'ct.state': [tcpP, 1],
+    'udp.checksum': [udpP, u16(udpP, udpP.l4 + UDP_CSUM)], 'icmp.type': [icmpP, 11], 'ct.state': [tcpP, 1],
   };
   t.equal(Object.keys(want).length, ALL_FIELDS.length, 'all fields listed');
   for (const f of ALL_FIELDS) {

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { RuleLogger, unescapeLogText } from '../../filters/log.js';
-import { buildPacket } from '../../filters/packet-spec.js';
+import { buildPacket } from '../../src/control/packet-spec.js';
 import { fld, ip, str } from './model-builder.js';
 
 const p = buildPacket({

@@ -3,7 +3,7 @@
 
 import type { Cond, Field, Operand, Stmt, Subtype } from '../../src/config/model.js';
 import { ALL_FIELDS } from '../../filters/fields.js';
-import { buildPacket, type PacketSpec } from '../../filters/packet-spec.js';
+import { buildPacket, type PacketSpec } from '../../src/control/packet-spec.js';
 import type { Pkt } from '../../stack/wire/pkt.js';
 import { rng } from '../../bench/gen/classbench.js';
 import { and, F, ModelBuilder, V, cmp, inSet, ip, not, or, bool, str, fld } from './model-builder.js';

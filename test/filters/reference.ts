@@ -1,44 +1,51 @@
 // Reference evaluator for the compiler tests: a direct interpreter over the Model IR, written
-// independently of filters/ (own field reads over a DataView, linear rule walk, no dispatch).
+// independently of filters/ (field reads through the stack/wire/ views, whose byte fixtures
+// test/stack/wire/ checks; a linear rule walk, no dispatch).
 
 import type { Cond, Field, Model, Operand, Stmt } from '../../src/config/model.js';
 import { ADDRESS_FIELDS, SUBTYPE_PROTO } from '../../src/config/model.js';
+import { IcmpView } from '../../stack/wire/icmp.js';
+import { Ipv4View, PROTO_ICMP, PROTO_TCP, PROTO_UDP } from '../../stack/wire/ipv4.js';
 import type { Pkt } from '../../stack/wire/pkt.js';
+import { TCP_DOFF, TcpView } from '../../stack/wire/tcp.js';
+import { UdpView } from '../../stack/wire/udp.js';
 
 export interface RefCall { kind: string; id: number; a: number; b: number; msg?: string }
 
+const ip4 = new Ipv4View(), tcp = new TcpView(), udp = new UdpView(), icmp = new IcmpView();
+
 function read(p: Pkt, f: Field): number {
-  const dv = new DataView(p.buf.buffer, p.buf.byteOffset, p.buf.byteLength);
-  const o3 = p.l3, o4 = p.l4;
+  const h = ip4.reset(p.buf, p.l3, p.ipLen);
   const l4 = (proto: number): boolean => p.proto === proto && !p.frag;
+  const t = tcp.reset(p.buf, p.l4, p.l4Len), u = udp.reset(p.buf, p.l4, p.l4Len);
   switch (f) {
-    case 'ip.version': return dv.getUint8(o3) >> 4;
-    case 'ip.hdrlength': return (dv.getUint8(o3) & 15) * 4;
-    case 'ip.dscp': return dv.getUint8(o3 + 1) >> 2;
-    case 'ip.ecn': return dv.getUint8(o3 + 1) & 3;
-    case 'ip.length': return dv.getUint16(o3 + 2);
-    case 'ip.id': return dv.getUint16(o3 + 4);
-    case 'ip.frag-off': return dv.getUint16(o3 + 6) & 0x1fff;
-    case 'ip.ttl': return dv.getUint8(o3 + 8);
-    case 'ip.protocol': return dv.getUint8(o3 + 9);
-    case 'ip.checksum': return dv.getUint16(o3 + 10);
-    case 'ip.saddr': return dv.getUint32(o3 + 12);
-    case 'ip.daddr': return dv.getUint32(o3 + 16);
-    case 'tcp.sport': return l4(6) ? dv.getUint16(o4) : 0;
-    case 'tcp.dport': return l4(6) ? dv.getUint16(o4 + 2) : 0;
-    case 'tcp.sequence': return l4(6) ? dv.getUint32(o4 + 4) : 0;
-    case 'tcp.ackseq': return l4(6) ? dv.getUint32(o4 + 8) : 0;
-    case 'tcp.doff': return l4(6) ? dv.getUint8(o4 + 12) >> 4 : 0;
-    case 'tcp.reserved': return l4(6) ? dv.getUint8(o4 + 12) : 0;
-    case 'tcp.flags': return l4(6) ? dv.getUint8(o4 + 13) : 0;
-    case 'tcp.window': return l4(6) ? dv.getUint16(o4 + 14) : 0;
-    case 'tcp.checksum': return l4(6) ? dv.getUint16(o4 + 16) : 0;
-    case 'tcp.urgptr': return l4(6) ? dv.getUint16(o4 + 18) : 0;
-    case 'udp.sport': return l4(17) ? dv.getUint16(o4) : 0;
-    case 'udp.dport': return l4(17) ? dv.getUint16(o4 + 2) : 0;
-    case 'udp.length': return l4(17) ? dv.getUint16(o4 + 4) : 0;
-    case 'udp.checksum': return l4(17) ? dv.getUint16(o4 + 6) : 0;
-    case 'icmp.type': return l4(1) ? dv.getUint8(o4) : 0;
+    case 'ip.version': return h.version;
+    case 'ip.hdrlength': return h.headerLen;
+    case 'ip.dscp': return h.dscp;
+    case 'ip.ecn': return h.ecn;
+    case 'ip.length': return h.totalLen;
+    case 'ip.id': return h.id;
+    case 'ip.frag-off': return h.fragOffset >> 3;
+    case 'ip.ttl': return h.ttl;
+    case 'ip.protocol': return h.proto;
+    case 'ip.checksum': return h.csum;
+    case 'ip.saddr': return h.saddr;
+    case 'ip.daddr': return h.daddr;
+    case 'tcp.sport': return l4(PROTO_TCP) ? t.sport : 0;
+    case 'tcp.dport': return l4(PROTO_TCP) ? t.dport : 0;
+    case 'tcp.sequence': return l4(PROTO_TCP) ? t.seq : 0;
+    case 'tcp.ackseq': return l4(PROTO_TCP) ? t.ack : 0;
+    case 'tcp.doff': return l4(PROTO_TCP) ? t.dataOffset : 0;
+    case 'tcp.reserved': return l4(PROTO_TCP) ? p.buf[p.l4 + TCP_DOFF]! : 0;
+    case 'tcp.flags': return l4(PROTO_TCP) ? t.flags : 0;
+    case 'tcp.window': return l4(PROTO_TCP) ? t.window : 0;
+    case 'tcp.checksum': return l4(PROTO_TCP) ? t.csum : 0;
+    case 'tcp.urgptr': return l4(PROTO_TCP) ? t.urgentPtr : 0;
+    case 'udp.sport': return l4(PROTO_UDP) ? u.sport : 0;
+    case 'udp.dport': return l4(PROTO_UDP) ? u.dport : 0;
+    case 'udp.length': return l4(PROTO_UDP) ? u.length : 0;
+    case 'udp.checksum': return l4(PROTO_UDP) ? u.csum : 0;
+    case 'icmp.type': return l4(PROTO_ICMP) ? icmp.reset(p.buf, p.l4, p.l4Len).type : 0;
     case 'ct.state': return p.ctState;
   }
 }

@@ -12,6 +12,8 @@ import { acceptAllHooks } from '../../stack/iface.js';
 import type { StackHooks } from '../../stack/iface.js';
 import { IcmpView } from '../../stack/wire/icmp.js';
 import { Ipv4View } from '../../stack/wire/ipv4.js';
+import { L4_DPORT, L4_SPORT } from '../../stack/wire/udp.js';
+import { rd16 } from '../../stack/wire/view.js';
 import type { Pkt } from '../../stack/wire/pkt.js';
 import { A_MAC, B_MAC, ip, ipv4, ipValid, Parsed, R_MAC, twoLegs } from './hosts.js';
 import { tsharkCheck } from './ct-helpers.js';
@@ -24,9 +26,8 @@ const dir = mkdtempSync(join(tmpdir(), `nacl-ct-engine-${process.pid}-`));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 
 function ports(p: Parsed): [number, number] {
-  const v = ipv4(p);
-  const o = p.l3 + v.headerLen;
-  return [(p.bytes[o] << 8) | p.bytes[o + 1], (p.bytes[o + 2] << 8) | p.bytes[o + 3]];
+  const o = p.l3 + ipv4(p).headerLen;
+  return [rd16(p.bytes, o + L4_SPORT), rd16(p.bytes, o + L4_DPORT)];
 }
 
 function ipOnly(ps: Parsed[]): Parsed[] {

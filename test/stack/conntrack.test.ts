@@ -6,6 +6,9 @@ import {
   Conntrack, DEFAULT_TIMEOUTS, C_INVALID_MALFORMED, C_INVALID_TCP_STATE, C_INVALID_UNRELATED_ICMP, TCP_CLOSE, TCP_ESTABLISHED, TCP_FIN_WAIT,
   TCP_LAST_ACK, TCP_SYN_RECV, TCP_SYN_SENT, TCP_TIME_WAIT,
 } from '../../stack/conntrack.js';
+import { ETH_HEADER_LEN } from '../../stack/wire/ethernet.js';
+import { IP_MIN_HEADER_LEN } from '../../stack/wire/ipv4.js';
+import { TCP_DOFF } from '../../stack/wire/tcp.js';
 import { ACCEPT, DROP, DIR_ORIGINAL, DIR_REPLY } from '../../stack/wire/pkt.js';
 import { CT_ESTABLISHED, CT_INVALID, CT_NEW, CT_RELATED } from '../../src/config/model.js';
 import {
@@ -108,7 +111,7 @@ t.test('stateful TCP: invalid packets dropped and counted', async (t) => {
   p = tcp(C, S, 5, 6, 0);
   t.equal(ct.track(p), DROP, 'null flags');
   const f = eth(ipv4({ src: C, dst: S }, TCP, tcpSeg(5, 6, SYN)));
-  f[14 + 20 + 12] = 3 << 4;
+  f[ETH_HEADER_LEN + IP_MIN_HEADER_LEN + TCP_DOFF] = 3 << 4;
   t.equal(ct.track(pktOf(f)), DROP, 'data offset < 5');
   t.equal(ct.counters[C_INVALID_MALFORMED], 3);
   p = tcp(C, S, 5, 6, SYN);

@@ -2,9 +2,16 @@
 // retransmission, NAK restart, renewal at T1, and replies for someone else ignored.
 import t from 'tap';
 import { DhcpClient, type DhcpLease } from '../../stack/dhcp.js';
+import {
+  BOOTREPLY, DHCP_CHADDR, DHCP_CIADDR, DHCP_FLAGS, DHCP_HLEN, DHCP_HTYPE, DHCP_MAGIC, DHCP_MAGIC_COOKIE, DHCP_OP, DHCP_OPTIONS,
+  DHCP_XID, DHCP_YIADDR, DhcpView, OPT_END, OPT_LEASE_TIME, OPT_MESSAGE_TYPE, OPT_REQUESTED_IP, OPT_ROUTER, OPT_SERVER_ID,
+  OPT_SUBNET_MASK,
+} from '../../stack/wire/dhcp.js';
+import { parseIpv4 } from '../../stack/wire/ipv4.js';
+import { rd16, rd32, wr32 } from '../../stack/wire/view.js';
 
 const MAC = Uint8Array.from([2, 0, 0, 0, 0, 9]);
-const ip = (s: string) => s.split('.').reduce((a, b) => ((a << 8) | Number(b)) >>> 0, 0);
+const ip = (s: string): number => parseIpv4(s)!;
 
 interface Sent { type: number; xid: number; reqIp: number; ciaddr: number; flags: number }
 
@@ -13,16 +20,14 @@ function host() {
   return {
     sent,
     sendUdp(daddr: number, sport: number, dport: number, p: Uint8Array, len: number) {
-      const dv = new DataView(p.buffer, p.byteOffset, len);
+      const m = new DhcpView().reset(p, 0, len);
       let type = 0, reqIp = 0;
-      for (let i = 240; i < len && p[i] !== 255;) {
-        const c = p[i], n = p[i + 1];
-        if (c === 53) type = p[i + 2];
-        if (c === 50) reqIp = dv.getUint32(i + 2);
-        i += 2 + n;
-      }
+      m.options((code, at) => {
+        if (code === OPT_MESSAGE_TYPE) type = p[at]!;
+        if (code === OPT_REQUESTED_IP) reqIp = rd32(p, at);
+      });
       t.equal(daddr, 0xffffffff); t.equal(sport, 68); t.equal(dport, 67);
-      sent.push({ type, xid: dv.getUint32(4), reqIp, ciaddr: dv.getUint32(12), flags: dv.getUint16(10) });
+      sent.push({ type, xid: m.xid, reqIp, ciaddr: rd32(p, DHCP_CIADDR), flags: rd16(p, DHCP_FLAGS) });
       return 0;
     },
   };
@@ -30,19 +35,18 @@ function host() {
 
 function reply(xid: number, type: number, yiaddr: string, mac = MAC, lease = 600): Uint8Array {
   const m = new Uint8Array(300);
-  const dv = new DataView(m.buffer);
-  m[0] = 2; m[1] = 1; m[2] = 6;
-  dv.setUint32(4, xid);
-  dv.setUint32(16, ip(yiaddr));
-  m.set(mac, 28);
-  dv.setUint32(236, 0x63825363);
-  let o = 240;
-  m[o++] = 53; m[o++] = 1; m[o++] = type;
-  m[o++] = 1; m[o++] = 4; dv.setUint32(o, ip('255.255.255.0')); o += 4;
-  m[o++] = 3; m[o++] = 4; dv.setUint32(o, ip('10.0.0.1')); o += 4;
-  m[o++] = 54; m[o++] = 4; dv.setUint32(o, ip('10.0.0.1')); o += 4;
-  m[o++] = 51; m[o++] = 4; dv.setUint32(o, lease); o += 4;
-  m[o++] = 255;
+  m[DHCP_OP] = BOOTREPLY; m[DHCP_HTYPE] = 1; m[DHCP_HLEN] = 6;
+  wr32(m, DHCP_XID, xid);
+  wr32(m, DHCP_YIADDR, ip(yiaddr));
+  m.set(mac, DHCP_CHADDR);
+  wr32(m, DHCP_MAGIC, DHCP_MAGIC_COOKIE);
+  let o = DHCP_OPTIONS;
+  m[o++] = OPT_MESSAGE_TYPE; m[o++] = 1; m[o++] = type;
+  m[o++] = OPT_SUBNET_MASK; m[o++] = 4; wr32(m, o, ip('255.255.255.0')); o += 4;
+  m[o++] = OPT_ROUTER; m[o++] = 4; wr32(m, o, ip('10.0.0.1')); o += 4;
+  m[o++] = OPT_SERVER_ID; m[o++] = 4; wr32(m, o, ip('10.0.0.1')); o += 4;
+  m[o++] = OPT_LEASE_TIME; m[o++] = 4; wr32(m, o, lease); o += 4;
+  m[o++] = OPT_END;
   return m;
 }
 

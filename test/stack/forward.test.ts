@@ -7,16 +7,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryLink, memoryPair, pumpAll } from '../../drivers/memory.js';
-import { Stack } from '../../stack/forward.js';
+import { Stack } from '../../stack/stack.js';
 import { ACCEPT_ALL, acceptAllHooks } from '../../stack/iface.js';
 import type { StackHooks } from '../../stack/iface.js';
 import { ArpView, ARP_REPLY, ARP_REQUEST } from '../../stack/wire/arp.js';
 import { IcmpView } from '../../stack/wire/icmp.js';
-import { formatIpv4, Ipv4View } from '../../stack/wire/ipv4.js';
+import { formatIpv4, IP_MIN_HEADER_LEN, Ipv4View } from '../../stack/wire/ipv4.js';
 import { ACCEPT, DROP, HOOK_FORWARD, HOOK_INPUT, HOOK_OUTPUT, HOOK_POSTROUTING, HOOK_PREROUTING, Pkt } from '../../stack/wire/pkt.js';
 import type { ConnHooks } from '../../stack/wire/pkt.js';
 import { NO_ADDRESS } from '../../stack/wire/reason.js';
-import { UdpView } from '../../stack/wire/udp.js';
+import { UDP_HEADER_LEN, UdpView } from '../../stack/wire/udp.js';
 import { A_MAC, B_MAC, Host, ip, ipv4, ipValid, mac, Parsed, R_MAC, twoLegs } from './hosts.js';
 
 const arpOf = (p: Parsed): ArpView => new ArpView().reset(p.bytes, p.l3, p.bytes.length - p.l3);
@@ -409,7 +409,7 @@ t.test('frames packed back to back: adding a VLAN tag never overwrites a neighbo
     const got = b.take().filter((p) => p.ethertype === 0x0800);
     t.equal(got.length, 4, descending ? 'slab order reversed' : 'slab order');
     t.same(got.map((p) => ipv4(p).id).sort(), [0, 1, 2, 3], 'each frame intact');
-    t.ok(got.every((p) => p.vlan === 10 && ipValid(p) && p.bytes[p.l3 + 28] === ipv4(p).id), 'tagged, valid, payload matches');
+    t.ok(got.every((p) => p.vlan === 10 && ipValid(p) && p.bytes[p.l3 + IP_MIN_HEADER_LEN + UDP_HEADER_LEN] === ipv4(p).id), 'tagged, valid, payload matches');
   }
   t.ok(ledger(stack));
 });

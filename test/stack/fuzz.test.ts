@@ -5,11 +5,14 @@
 import t from 'tap';
 import { memoryPair, pumpAll } from '../../drivers/memory.js';
 import type { FrameBatch } from '../../drivers/link.js';
-import { Stack } from '../../stack/forward.js';
+import { Stack } from '../../stack/stack.js';
 import type { StackHooks } from '../../stack/iface.js';
+import { ETH_TYPE, ETHERTYPE_ARP, ETHERTYPE_IPV4 } from '../../stack/wire/ethernet.js';
+import { wr16 } from '../../stack/wire/view.js';
+import { emitVlanTag } from '../../stack/wire/vlan.js';
 import { emitArp } from '../../stack/wire/arp.js';
 import { emitIcmp } from '../../stack/wire/icmp.js';
-import { emitIpv4 } from '../../stack/wire/ipv4.js';
+import { emitIpv4, IP_FLAG_MF, IP_MIN_HEADER_LEN, Ipv4View } from '../../stack/wire/ipv4.js';
 import { Pkt } from '../../stack/wire/pkt.js';
 import { emitTcp } from '../../stack/wire/tcp.js';
 import { emitUdp } from '../../stack/wire/udp.js';
@@ -29,16 +32,16 @@ function template(): Uint8Array {
   const link = 0;
   f.set(rnd() < 0.85 ? RMAC[link] : rnd() < 0.5 ? mac('ff:ff:ff:ff:ff:ff') : HMAC, 0);
   f.set(HMAC, 6);
-  let o = 12;
-  if (tagged) { f[12] = 0x81; f[13] = 0; f[14] = 0; f[15] = rnd() < 0.8 ? 10 : ri(4096); o = 16; }
+  let o = ETH_TYPE;
+  if (tagged) o += emitVlanTag(f, ETH_TYPE, rnd() < 0.8 ? 10 : ri(4096));
   const kind = ri(6);
   if (kind === 0) {
-    f[o] = 0x08; f[o + 1] = 0x06;
+    wr16(f, o, ETHERTYPE_ARP);
     const pool = [ip('10.0.0.1'), ip('10.0.0.10'), ip('10.0.10.1'), ip('10.0.0.77'), ip('10.0.1.5')];
     emitArp(f, o + 2, 1 + ri(2), HMAC, 0, pool[ri(pool.length)], rnd() < 0.5 ? RMAC[0] : new Uint8Array(6), 0, pool[ri(pool.length)]);
     return f.slice(0, o + 2 + 28 + ri(20));
   }
-  f[o] = 0x08; f[o + 1] = 0x00;
+  wr16(f, o, ETHERTYPE_IPV4);
   const l3 = o + 2;
   const opt = rnd() < 0.2 ? 4 * (1 + ri(3)) : 0;
   const hl = 20 + opt;
@@ -54,17 +57,17 @@ function template(): Uint8Array {
   else if (proto === 6) { l4len = 20 + plen; emitTcp(f, l4, src, dst, ri(65536), 80, ri(1e9), 0, ri(256), 1000, plen); }
   else l4len = plen;
   emitIpv4(f, l3, hl + l4len, ri(65536), [0, 1, 2, 64, 255][ri(5)], proto, src, dst);
+  const h = new Ipv4View().reset(f, l3, f.length - l3);
   if (opt) {
-    f.copyWithin(l3 + hl, l3 + 20, l3 + 20 + l4len);
-    for (let k = 0; k < opt; k++) f[l3 + 20 + k] = 1;
-    f[l3] = 0x40 | (hl >> 2); f[l3 + 2] = (hl + l4len) >> 8; f[l3 + 3] = hl + l4len;
-    f[l3 + 10] = 0; f[l3 + 11] = 0;
-    let s = 0;
-    for (let k = 0; k < hl; k += 2) s += (f[l3 + k] << 8) | f[l3 + k + 1];
-    while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
-    const c = ~s & 0xffff; f[l3 + 10] = c >> 8; f[l3 + 11] = c;
+    // IPv4 options (NOPs): the L4 header moves behind them.
+    f.copyWithin(l3 + hl, l3 + IP_MIN_HEADER_LEN, l3 + IP_MIN_HEADER_LEN + l4len);
+    f.fill(1, l3 + IP_MIN_HEADER_LEN, l3 + hl);
+    h.setHeaderLen(hl);
+    h.totalLen = hl + l4len;
+    h.fillChecksum();
   }
-  if (rnd() < 0.1) { f[l3 + 6] = rnd() < 0.5 ? 0x20 : 0x00; f[l3 + 7] = rnd() < 0.5 ? 0 : 8; }
+  // Now and then a fragment: MF, or offset 8 (64 bytes), or both.
+  if (rnd() < 0.1) h.fragField = (rnd() < 0.5 ? IP_FLAG_MF : 0) | (rnd() < 0.5 ? 0 : 8);
   return f.slice(0, l3 + hl + l4len + (rnd() < 0.2 ? ri(30) : 0));
 }
 

@@ -3,18 +3,18 @@
 import { memoryPair, MemoryLink, pumpAll } from '../../drivers/memory.js';
 import { PcapLink } from '../../drivers/pcap.js';
 import type { Link } from '../../drivers/link.js';
-import { Stack } from '../../stack/forward.js';
+import { Stack } from '../../stack/stack.js';
 import { acceptAllHooks } from '../../stack/iface.js';
 import type { IfaceConfig, StackConfig, StackHooks } from '../../stack/iface.js';
 import type { RouteConfig } from '../../stack/route.js';
 import { ArpView, emitArp, ARP_REPLY, ARP_REQUEST } from '../../stack/wire/arp.js';
 import { checksum, pseudoSum, sum16 } from '../../stack/wire/checksum.js';
-import { BROADCAST_MAC, emitEthernet, EthernetView, parseMac } from '../../stack/wire/ethernet.js';
+import { BROADCAST_MAC, ETH_DST, ETH_HEADER_LEN, ETH_SRC, ETH_TYPE, ETHERTYPE_VLAN, EthernetView, parseMac } from '../../stack/wire/ethernet.js';
 import { emitIcmp } from '../../stack/wire/icmp.js';
 import { emitIpv4, Ipv4View, parseIpv4 } from '../../stack/wire/ipv4.js';
 import { emitTcp } from '../../stack/wire/tcp.js';
-import { emitUdp } from '../../stack/wire/udp.js';
-import { emitVlanTag } from '../../stack/wire/vlan.js';
+import { emitUdp, UdpView } from '../../stack/wire/udp.js';
+import { emitEthernetVlan, VLAN_ETH_HEADER_LEN, VlanView } from '../../stack/wire/vlan.js';
 
 export const ip = (s: string): number => parseIpv4(s)!;
 export const mac = (s: string): Uint8Array => parseMac(s)!;
@@ -61,11 +61,7 @@ export class Host {
 
   /** Ethernet header (tagged when this host sits on a VLAN); returns the L3 offset. */
   eth(out: Uint8Array, dst: Uint8Array, type: number): number {
-    if (this.vlan < 0) return emitEthernet(out, 0, dst, 0, this.mac, 0, type);
-    emitEthernet(out, 0, dst, 0, this.mac, 0, 0x8100);
-    emitVlanTag(out, 12, this.vlan);
-    out[16] = type >>> 8; out[17] = type;
-    return 18;
+    return emitEthernetVlan(out, 0, dst, 0, this.mac, 0, this.vlan, type);
   }
 
   send(f: Uint8Array, vnet?: Uint8Array): void {
@@ -125,9 +121,12 @@ export class Host {
 
 export function parse(f: Uint8Array): Parsed {
   const e = new EthernetView().reset(f, 0, f.length);
-  let type = e.ethertype, l3 = 14, vlan = -1;
-  if (type === 0x8100) { vlan = ((f[14] << 8) | f[15]) & 0xfff; type = (f[16] << 8) | f[17]; l3 = 18; }
-  return { bytes: f, vlan, ethertype: type, dst: f.slice(0, 6), src: f.slice(6, 12), l3 };
+  let type = e.ethertype, l3 = ETH_HEADER_LEN, vlan = -1;
+  if (type === ETHERTYPE_VLAN) {
+    const tag = new VlanView().reset(f, ETH_TYPE, f.length - ETH_TYPE);
+    vlan = tag.vid; type = tag.innerType; l3 = VLAN_ETH_HEADER_LEN;
+  }
+  return { bytes: f, vlan, ethertype: type, dst: f.slice(ETH_DST, ETH_DST + 6), src: f.slice(ETH_SRC, ETH_SRC + 6), l3 };
 }
 
 /** Check an IPv4 datagram inside a parsed frame: header + L4 checksums. */
@@ -138,7 +137,7 @@ export function ipValid(p: Parsed): boolean {
   const l4 = p.l3 + v.headerLen, l4len = v.totalLen - v.headerLen;
   if (v.proto === 1) return sum16(f, l4, l4len) === 0xffff;
   if (v.proto === 6 || v.proto === 17) {
-    if (v.proto === 17 && f[l4 + 6] === 0 && f[l4 + 7] === 0) return true;
+    if (v.proto === 17 && new UdpView().reset(f, l4, l4len).csum === 0) return true;
     return sum16(f, l4, l4len, pseudoSum(v.saddr, v.daddr, v.proto, l4len)) === 0xffff;
   }
   return checksum(f, p.l3, v.headerLen) === 0;

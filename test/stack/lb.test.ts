@@ -40,7 +40,7 @@ function client(i: number): string {
 
 t.test('300 connections spread evenly over 3 nodes, full NAT both ways; session_limit enforced', async (t) => {
   const { nat, lb, ct } = setup(300);
-  const pcap = new PcapWriter();
+  const pcap = new PcapWriter(tmpPcap('lb'));
   const perNode = new Map<string, number>();
   const ports = new Set<number>();
   let badSums = 0;
@@ -52,14 +52,14 @@ t.test('300 connections spread evenly over 3 nodes, full NAT both ways; session_
     perNode.set(ipStr(r.p.daddr), (perNode.get(ipStr(r.p.daddr)) ?? 0) + 1);
     ports.add(r.p.sport);
     badSums += verifyFrame(f).length;
-    pcap.add(f);
+    pcap.write(f, 0, f.length);
     // The node answers to the servers-Iface address and pool port.
     const g = eth(ipv4({ src: ipStr(r.p.daddr), dst: SADDR }, TCP, tcpSeg(8080, r.p.sport, SYN | ACK)));
     const q = pass(nat, g, IN, OUT);
     if (q.v !== ACCEPT || q.p.dir !== DIR_REPLY || q.p.ctState !== CT_ESTABLISHED) t.fail('reply not tracked');
     if (q.p.saddr !== ip(VIP) || q.p.sport !== 80 || q.p.daddr !== ip(client(i)) || q.p.dport !== 30000 + i) t.fail('reply not translated back');
     badSums += verifyFrame(g).length;
-    pcap.add(g);
+    pcap.write(g, 0, g.length);
   }
   t.same([...perNode.entries()].sort(), NODES.map((n) => [n, 100]), 'round robin: 100 each');
   t.equal(ports.size, 300, 'one pool port per session');
@@ -76,9 +76,8 @@ t.test('300 connections spread evenly over 3 nodes, full NAT both ways; session_
   t.equal(st.refused, 1);
   t.equal(nat.stats().lbNew, 300);
 
-  const path = tmpPcap('lb');
-  pcap.write(path);
-  const res = tsharkCheck(path);
+  pcap.close();
+  const res = tsharkCheck(pcap.path);
   t.equal(res.frames, 600);
   t.same(res.bad, []);
 });

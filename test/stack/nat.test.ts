@@ -6,15 +6,21 @@ import { Conntrack, C_INVALID_CLASH, TCP_ESTABLISHED } from '../../stack/conntra
 import { NatEngine, PortPool } from '../../stack/nat.js';
 import { ACCEPT, DROP, DIR_ORIGINAL, DIR_REPLY, type Pkt } from '../../stack/wire/pkt.js';
 import { CT_ESTABLISHED, CT_NEW, CT_RELATED } from '../../src/config/model.js';
+import { ETH_HEADER_LEN } from '../../stack/wire/ethernet.js';
+import { ICMP_CSUM } from '../../stack/wire/icmp.js';
+import { IP_CSUM, IP_MIN_HEADER_LEN } from '../../stack/wire/ipv4.js';
+import { TCP_CSUM } from '../../stack/wire/tcp.js';
+import { UDP_CSUM } from '../../stack/wire/udp.js';
+import { rd16, wr16 } from '../../stack/wire/view.js';
 import {
-  ACK, Clock, ICMP, PcapWriter, SYN, TCP, UDP, eth, icmpEcho, icmpError, ip, ipv4, makePartial, mirrorsMatch, partialOk,
+  ACK, Clock, ICMP, PcapWriter, SYN, TCP, UDP, eth, icmpEcho, icmpError, ip, ipStr, ipv4, makePartial, mirrorsMatch, partialOk,
   pktOf, tcpSeg, tmpPcap, udpFragments, tsharkCheck, udpDgram, verifyFrame, T0 } from './ct-helpers.js';
 
 const OUT = 0, IN = 1;
 const OUT_ADDR = '10.0.0.45', IN_ADDR = '192.168.0.1';
 const SERVER = '192.168.0.54', CLIENT = '10.0.0.2', REMOTE = '8.8.8.8';
 
-const pcap = new PcapWriter();
+const pcap = new PcapWriter(tmpPcap('nat'));
 const partialFrames: Uint8Array[] = [];
 
 type Hook = ((p: Pkt) => void) | null;
@@ -31,20 +37,22 @@ function pass(nat: NatEngine, frame: Uint8Array, inIf: number, outIf: number, pr
   }
   if (v === ACCEPT) {
     if (partial) partialFrames.push(frame);
-    else pcap.add(frame);
+    else pcap.write(frame, 0, frame.length);
   }
   return { v, p };
 }
 
+/** The frame's addresses and ports (echo id) as its bytes say. */
 function tuple(f: Uint8Array): string {
-  const dv = new DataView(f.buffer, f.byteOffset);
-  const s = `${f[26]}.${f[27]}.${f[28]}.${f[29]}`;
-  const d = `${f[30]}.${f[31]}.${f[32]}.${f[33]}`;
-  const pr = f[23];
-  if (pr === TCP || pr === UDP) return `${s}:${dv.getUint16(34)}>${d}:${dv.getUint16(36)}`;
-  if (pr === ICMP) return `${s}>${d} id ${dv.getUint16(38)}`;
+  const p = pktOf(f);
+  const s = ipStr(p.saddr), d = ipStr(p.daddr);
+  if (p.proto === TCP || p.proto === UDP) return `${s}:${p.sport}>${d}:${p.dport}`;
+  if (p.proto === ICMP) return `${s}>${d} id ${p.sport}`;
   return `${s}>${d}`;
 }
+
+/** Offset of a UDP/TCP/ICMP header field in a frame from eth(ipv4(...)). */
+const L4 = ETH_HEADER_LEN + IP_MIN_HEADER_LEN;
 
 /** Masquerade tests here exercise the pool: port preservation is off unless asked for. */
 function natWith(masq = false, range?: [number, number], statefulTcp = false, preservePorts = false) {
@@ -247,9 +255,9 @@ t.test('masquerade: pool ports, exhaustion fails closed, reuse after expiry; ech
 
   // UDP without checksum keeps 0.
   f = eth(ipv4({ src: SERVER, dst: REMOTE }, UDP, udpDgram(6000, 53)));
-  f[14 + 20 + 6] = 0; f[14 + 20 + 7] = 0;
+  wr16(f, L4 + UDP_CSUM, 0);
   r = pass(nat, f, IN, OUT);
-  t.equal(f[40] | f[41], 0, 'udp checksum 0 stays 0');
+  t.equal(rd16(f, L4 + UDP_CSUM), 0, 'udp checksum 0 stays 0');
   t.same(verifyFrame(f), []);
 });
 
@@ -391,26 +399,24 @@ t.test('PortPool FIFO and double-put guard', async (t) => {
 });
 
 t.test('every rewritten frame passes tshark checksum validation', async (t) => {
-  const path = tmpPcap('nat');
-  pcap.write(path);
-  const res = tsharkCheck(path);
-  t.equal(res.frames, pcap.count);
+  pcap.close();
+  const res = tsharkCheck(pcap.path);
+  t.equal(res.frames, pcap.frames);
   t.ok(res.frames > 30, `${res.frames} frames`);
   t.same(res.bad, [], 'no bad checksum, no malformed packet');
   for (const f of partialFrames) t.ok(partialOk(f));
 });
 
 t.test('the tshark check itself catches bad checksums', async (t) => {
-  const w = new PcapWriter();
+  const w = new PcapWriter(tmpPcap('sanity'));
   const good = eth(ipv4({ src: SERVER, dst: REMOTE }, UDP, udpDgram(1, 2)));
-  const badUdp = good.slice(); badUdp[14 + 20 + 7] ^= 1;
-  const badTcp = eth(ipv4({ src: SERVER, dst: REMOTE }, TCP, tcpSeg(1, 2, SYN))); badTcp[14 + 20 + 17] ^= 1;
-  const badIp = good.slice(); badIp[14 + 11] ^= 1;
-  const badIcmp = eth(ipv4({ src: SERVER, dst: REMOTE }, ICMP, icmpEcho(8, 1))); badIcmp[14 + 20 + 3] ^= 1;
-  for (const f of [good, badUdp, badTcp, badIp, badIcmp]) w.add(f);
-  const path = tmpPcap('sanity');
-  w.write(path);
-  const res = tsharkCheck(path);
+  const badUdp = good.slice(); badUdp[L4 + UDP_CSUM + 1] ^= 1;
+  const badTcp = eth(ipv4({ src: SERVER, dst: REMOTE }, TCP, tcpSeg(1, 2, SYN))); badTcp[L4 + TCP_CSUM + 1] ^= 1;
+  const badIp = good.slice(); badIp[ETH_HEADER_LEN + IP_CSUM + 1] ^= 1;
+  const badIcmp = eth(ipv4({ src: SERVER, dst: REMOTE }, ICMP, icmpEcho(8, 1))); badIcmp[L4 + ICMP_CSUM + 1] ^= 1;
+  for (const f of [good, badUdp, badTcp, badIp, badIcmp]) w.write(f, 0, f.length);
+  w.close();
+  const res = tsharkCheck(w.path);
   t.equal(res.frames, 5);
   t.equal(res.bad.length, 4);
 });

@@ -3,33 +3,36 @@
 // towards links with it, and dropped and counted towards links without.
 import t from 'tap';
 import { memoryPair, pumpAll } from '../../drivers/memory.js';
-import { Stack } from '../../stack/forward.js';
+import { Stack } from '../../stack/stack.js';
 import { acceptAllHooks } from '../../stack/iface.js';
 import { pseudoSum, sum16 } from '../../stack/wire/checksum.js';
-import { emitIpv4 } from '../../stack/wire/ipv4.js';
+import { emitEthernet, ETH_HEADER_LEN, ETHERTYPE_IPV4 } from '../../stack/wire/ethernet.js';
+import { emitIpv4, IP_MIN_HEADER_LEN, PROTO_TCP } from '../../stack/wire/ipv4.js';
+import { emitTcp, TCP_ACK, TCP_CSUM, TCP_MIN_HEADER_LEN, TCP_PSH, TcpView } from '../../stack/wire/tcp.js';
+import { wr16 } from '../../stack/wire/view.js';
+import { emitVnetHdr, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4, VirtioNetHdrView, VNET_HDR_LEN } from '../../stack/wire/virtio.js';
 import { Host, ip, ipv4, ipValid, mac } from './hosts.js';
 
 const RM = [mac('02:00:00:00:01:00'), mac('02:00:00:00:01:01'), mac('02:00:00:00:01:02')];
 const AM = mac('02:00:00:00:0a:0a'), BM = mac('02:00:00:00:0b:0b'), CM = mac('02:00:00:00:0c:0c');
 
+const L4 = ETH_HEADER_LEN + IP_MIN_HEADER_LEN;
+
 /** A TCP segment with a partial checksum (pseudo-header sum only), as a TAP peer sends it. */
 function partialTcp(src: number, dst: number, payload: number): Uint8Array {
-  const f = new Uint8Array(14 + 20 + 20 + payload);
-  f.set(RM[0], 0); f.set(AM, 6); f[12] = 8; f[13] = 0;
-  const l4 = 34;
-  f[l4] = 0x9c; f[l4 + 1] = 0x40; f[l4 + 2] = 0; f[l4 + 3] = 80; f[l4 + 12] = 5 << 4; f[l4 + 13] = 0x18;
-  f[l4 + 14] = 0xff; f[l4 + 15] = 0xff;
-  for (let i = 0; i < payload; i++) f[l4 + 20 + i] = i * 7;
-  const ps = pseudoSum(src, dst, 6, 20 + payload);
-  f[l4 + 16] = ps >>> 8; f[l4 + 17] = ps;
-  emitIpv4(f, 14, 40 + payload, 1, 64, 6, src, dst);
+  const f = new Uint8Array(L4 + TCP_MIN_HEADER_LEN + payload);
+  emitEthernet(f, 0, RM[0], 0, AM, 0, ETHERTYPE_IPV4);
+  for (let i = 0; i < payload; i++) f[L4 + TCP_MIN_HEADER_LEN + i] = i * 7;
+  emitTcp(f, L4, src, dst, 40000, 80, 0, 0, TCP_PSH | TCP_ACK, 65535, payload);
+  wr16(f, L4 + TCP_CSUM, pseudoSum(src, dst, PROTO_TCP, TCP_MIN_HEADER_LEN + payload));
+  emitIpv4(f, ETH_HEADER_LEN, IP_MIN_HEADER_LEN + TCP_MIN_HEADER_LEN + payload, 1, 64, PROTO_TCP, src, dst);
   return f;
 }
 
+/** A virtio_net_hdr with NEEDS_CSUM. */
 function vnetHdr(gsoType: number, gsoSize: number, csumStart: number, csumOffset: number, hdrLen: number): Uint8Array {
-  const h = new Uint8Array(12);
-  h[0] = 1; h[1] = gsoType; h[2] = hdrLen; h[4] = gsoSize & 0xff; h[5] = gsoSize >>> 8;
-  h[6] = csumStart; h[8] = csumOffset;
+  const h = new Uint8Array(VNET_HDR_LEN);
+  emitVnetHdr(h, 0, VIRTIO_NET_HDR_F_NEEDS_CSUM, gsoType, hdrLen, gsoSize, csumStart, csumOffset);
   return h;
 }
 
@@ -60,7 +63,7 @@ t.test('offload metadata across vnet and plain links', async (t) => {
   for (const h of [a, b, c]) h.take();
 
   // Partial checksum -> plain link: completed in software.
-  a.send(partialTcp(a.addr, b.addr, 100), vnetHdr(0, 0, 34, 16, 0));
+  a.send(partialTcp(a.addr, b.addr, 100), vnetHdr(0, 0, L4, TCP_CSUM, 0));
   pump();
   let got = b.take();
   t.equal(got.length, 1);
@@ -68,32 +71,32 @@ t.test('offload metadata across vnet and plain links', async (t) => {
 
   // GSO super-frame -> plain link: dropped and counted.
   const big = partialTcp(a.addr, b.addr, 4000);
-  a.send(big, vnetHdr(1, 1448, 34, 16, 54));
+  a.send(big, vnetHdr(VIRTIO_NET_HDR_GSO_TCPV4, 1448, L4, TCP_CSUM, L4 + TCP_MIN_HEADER_LEN));
   pump();
   t.equal(b.take().length, 0);
   t.equal(stack.snapshot().drops.gso_unsupported, 1);
 
   // GSO super-frame -> vnet link with a VLAN tag: one unit, metadata shifted by the tag.
-  a.send(partialTcp(a.addr, c.addr, 4000), vnetHdr(1, 1448, 34, 16, 54));
+  a.send(partialTcp(a.addr, c.addr, 4000), vnetHdr(VIRTIO_NET_HDR_GSO_TCPV4, 1448, L4, TCP_CSUM, L4 + TCP_MIN_HEADER_LEN));
   pump();
   got = c.take().filter((p) => p.ethertype === 0x0800);
   t.equal(got.length, 1, 'the 4 KB super-frame crossed as one frame');
   const p = got[0];
   t.equal(p.vlan, 5);
   t.equal(ipv4(p).totalLen, 4040); t.equal(ipv4(p).ttl, 63);
-  const h = p.vnet!;
-  t.equal(h[0], 1, 'NEEDS_CSUM kept'); t.equal(h[1], 1, 'GSO TCPv4');
-  t.equal(h[4] | (h[5] << 8), 1448, 'gso_size');
-  t.equal(h[6] | (h[7] << 8), 38, 'csum_start moved by the 4-byte tag');
-  t.equal(h[8] | (h[9] << 8), 16);
-  t.equal(h[2] | (h[3] << 8), 58, 'hdr_len = eth+vlan+ip+tcp');
-  const l4 = p.l3 + 20;
-  const field = (p.bytes[l4 + 16] << 8) | p.bytes[l4 + 17];
-  t.equal(field, pseudoSum(a.addr, c.addr, 6, 4020), 'partial checksum still the pseudo-header sum');
+  const h = new VirtioNetHdrView().reset(p.vnet!, 0, VNET_HDR_LEN);
+  t.ok(h.needsCsum, 'NEEDS_CSUM kept'); t.equal(h.gsoType, VIRTIO_NET_HDR_GSO_TCPV4, 'GSO TCPv4');
+  t.equal(h.gsoSize, 1448, 'gso_size');
+  t.equal(h.csumStart, L4 + 4, 'csum_start moved by the 4-byte tag');
+  t.equal(h.csumOffset, TCP_CSUM);
+  t.equal(h.hdrLen, L4 + 4 + TCP_MIN_HEADER_LEN, 'hdr_len = eth+vlan+ip+tcp');
+  const l4 = p.l3 + IP_MIN_HEADER_LEN;
+  const seg = new TcpView().reset(p.bytes, l4, 4020);
+  t.equal(seg.csum, pseudoSum(a.addr, c.addr, PROTO_TCP, 4020), 'partial checksum still the pseudo-header sum');
   const f = p.bytes.slice();
-  const full = ~sum16(f, l4, 4020) & 0xffff;
-  f[l4 + 16] = full >>> 8; f[l4 + 17] = full;
-  t.equal(sum16(f, l4, 4020, pseudoSum(a.addr, c.addr, 6, 4020)), 0xffff, 'completing it yields a valid segment');
+  const done = new TcpView().reset(f, l4, 4020);
+  done.csum = ~sum16(f, l4, 4020) & 0xffff;
+  t.ok(done.checksumOk(a.addr, c.addr), 'completing it yields a valid segment');
   const s = stack.snapshot();
   t.equal(s.fate.rx, s.fate.forwarded + s.fate.delivered + s.fate.dropped + s.fate.queued);
 });

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { maskPrefix, prefixMask, RouteTable } from '../../stack/route.js';
+import { RouteTable } from '../../stack/route.js';
+import { maskPrefix, prefixMask } from '../../stack/wire/ipv4.js';
 import { ip } from './hosts.js';
 
 t.test('longest prefix wins; ties go to the earlier route; on-link next hop', async (t) => {

@@ -30,7 +30,8 @@ const IP_BAD_TOTAL_LENGTH_EXPECTED = 8;
 
 t.test('emit: error quoting header + 8 bytes matches the fixture', async (t) => {
   const out = new Uint8Array(100);
-  const n = writeIcmpError(out, 0, 0x0101, 0x0a0000fe, 0x0a000001, ICMP_TIME_EXCEEDED, 0, 0, TCP_SYN, 14, 20, TCP_SYN.length - 14);
+  const n = writeIcmpError(out, 0, 0x0101, 0x0a0000fe, ICMP_TIME_EXCEEDED, 0, 0,
+    { buf: TCP_SYN, l3: 14, l4: 34, ipLen: TCP_SYN.length - 14, saddr: 0x0a000001 });
   t.equal(n, 56);
   t.same(Array.from(out.subarray(0, n)), Array.from(TIME_EXCEEDED.subarray(14)));
   t.equal(quoteLen(20, 24), 24, 'quote capped to the datagram');

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { emitTcp, TcpView, TCP_ACK_FLAG, TCP_SYN as SYN } from '../../../stack/wire/tcp.js';
+import { emitTcp, TcpView, TCP_ACK, TCP_SYN as SYN } from '../../../stack/wire/tcp.js';
 import { OK, TCP_BAD_DATA_OFFSET, TCP_TRUNCATED } from '../../../stack/wire/reason.js';
 import { TCP_SYN } from './fixtures.js';
 
@@ -22,7 +22,7 @@ t.test('reads every field', async (t) => {
 t.test('emit builds a valid segment', async (t) => {
   const b = new Uint8Array(24);
   b.set([1, 2, 3, 4], 20);
-  t.equal(emitTcp(b, 0, S, D, 1234, 80, 5, 6, TCP_ACK_FLAG, 1000, 4), 24);
+  t.equal(emitTcp(b, 0, S, D, 1234, 80, 5, 6, TCP_ACK, 1000, 4), 24);
   const v = new TcpView().reset(b, 0, 24);
   t.equal(v.check(), OK); t.ok(v.checksumOk(S, D));
   t.equal(v.ack, 6); t.ok(v.ackFlag); t.equal(v.headerLen, 20); t.equal(v.payloadLen, 4);
