@@ -20,7 +20,7 @@ import type { StackHooks } from '../../stack/iface.js';
 import { Views } from '../../stack/stack.js';
 import { ARP_REPLY, ARP_REQUEST, ArpView, emitArp, ARP_LEN } from '../../stack/wire/arp.js';
 import { ETH_HEADER_LEN, ETH_TYPE, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_VLAN, BROADCAST_MAC } from '../../stack/wire/ethernet.js';
-import { ICMP_CODE, ICMP_TYPE, ICMP_TYPE_NAMES, isIcmpError } from '../../stack/wire/icmp.js';
+import { ICMP_CODE, ICMP_TYPE, ICMP_TYPE_NAMES, isIcmpError, isIcmpQuery } from '../../stack/wire/icmp.js';
 import { formatIpv4, formatPrefix, IP_BROADCAST, Ipv4View, isMulticast, PROTO_ICMP, PROTO_NAMES, PROTO_TCP, PROTO_UDP } from '../../stack/wire/ipv4.js';
 import { ACCEPT, CT_ESTABLISHED, CT_INVALID, CT_NEW, CT_RELATED, DIR_ORIGINAL, Pkt, type ConnHooks, type HookFn } from '../../stack/wire/pkt.js';
 import { REASON_NAMES } from '../../stack/wire/reason.js';
@@ -86,7 +86,7 @@ function tupleOf(p: Pkt): PacketTuple {
 
 /** The far end of one link: keeps what the router sends and answers its ARP requests (for
  *  any address: every next hop is reachable). */
-class Neighbour {
+export class Neighbour {
   readonly frames: Uint8Array[] = [];
   private readonly arp = new ArpView();
 
@@ -136,11 +136,107 @@ interface Seen {
   rules: Map<number, number>;
 }
 
+/** In-process links for a router of `model`: one pair per link the Model uses (router side,
+ *  and the Neighbour on the far side), with fixed MACs. */
+export class TraceLinks {
+  readonly routerSide: MemoryLink[] = [];
+  readonly all: MemoryLink[] = [];
+  readonly hosts: Neighbour[] = [];
+
+  constructor(model: Model) {
+    linkKeys(model).forEach((_, k) => {
+      const [r, h] = memoryPair(`trace${k}`, Uint8Array.of(0x02, 0x6e, 0x61, 0x63, 0x6c, k), `host${k}`,
+        Uint8Array.of(0x02, 0x68, 0x6f, 0x73, 0x74, k), { queueFrames: 64, queueBytes: 1 << 20 });
+      this.routerSide.push(r);
+      this.all.push(r, h);
+      this.hosts.push(new Neighbour(h, h.mac));
+    });
+  }
+
+  /** Start the router's stack (no timers) and let the gratuitous ARPs pass. */
+  start(router: Router): void {
+    router.stack.start();
+    pumpAll(this.all);
+    for (const h of this.hosts) h.frames.length = 0;
+  }
+
+  /** Ingress Iface of the spec ('in NAME', else the one whose network holds the source). */
+  ingress(model: Model, spec: PacketSpec): number | string {
+    if (spec.inIface !== null) {
+      const ix = model.ifaces.findIndex((i) => i.name === spec.inIface);
+      return ix >= 0 ? ix : `unknown Iface '${spec.inIface}' (this configuration has: ${model.ifaces.map((i) => i.name).join(', ') || 'none'})`;
+    }
+    const ix = model.ifaces.findIndex((i) => i.address !== null && i.netmask !== null &&
+      ((spec.saddr & i.netmask) >>> 0) === ((i.address & i.netmask) >>> 0));
+    return ix >= 0 ? ix : `say which Iface the packet arrives on ('in NAME'): ${formatIpv4(spec.saddr)} is on none of their networks`;
+  }
+
+  /** The described packet as a frame from the Neighbour on Iface inIdx's link to the router
+   *  (group MAC for broadcast and multicast destinations, the Iface's VLAN tag). */
+  frame(router: Router, model: Model, spec: PacketSpec, inIdx: number): { frame: Uint8Array; spec: PacketSpec } | string {
+    const i = model.ifaces[inIdx]!;
+    const k = linkKeys(model).indexOf(linkKey(i));
+    const bcast = spec.daddr === IP_BROADCAST || isMulticast(spec.daddr) ||
+      (i.address !== null && i.netmask !== null && i.netmask !== 0xffffffff && spec.daddr === ((i.address | ~i.netmask) >>> 0));
+    if (spec.ctState === CT_INVALID) {
+      return `'ct invalid' cannot be set up: the connection tracker decides that, and drops invalid packets before any chain; describe such a packet instead (e.g. 'tcp ... [ack]' with Conntrack stateful_tcp)`;
+    }
+    let quote: Uint8Array | undefined;
+    if (spec.ctState === CT_RELATED) {
+      if (spec.proto !== PROTO_ICMP || !isIcmpError(spec.icmpType)) {
+        return `'ct related' applies to ICMP errors (type destination-unreachable, time-exceeded, parameter-problem, ...): the router relates those to the connection they quote`;
+      }
+      // The quoted datagram: UDP from the error's destination to its source (setUp() makes
+      // its connection).
+      quote = new Uint8Array(QUOTE_LEN);
+      writeDatagram(quote, 0, { ...spec, proto: PROTO_UDP, saddr: spec.daddr, daddr: spec.saddr, sport: QUOTED_SPORT,
+        dport: QUOTED_DPORT, len: QUOTE_LEN, fragOff: 0, ttl: 64 });
+      if (spec.len === null) spec = { ...spec, len: specLength(spec) + QUOTE_LEN };
+    }
+    const dst = bcast ? BROADCAST_MAC : router.stack.ifaces[inIdx]!.mac;
+    return { frame: buildFrame(spec, dst, this.hosts[k]!.mac, i.vlan ?? -1, quote), spec };
+  }
+
+  /** Send a frame in from the Neighbour of Iface inIdx's link; runs the batch that carries it
+   *  (and nothing else yet). */
+  inject(model: Model, inIdx: number, frame: Uint8Array): void {
+    const h = this.hosts[linkKeys(model).indexOf(linkKey(model.ifaces[inIdx]!))]!;
+    h.send(frame);
+    h.link.peer!.pump();
+  }
+
+  /** Deliver everything in flight (ARP replies, queued datagrams). */
+  settle(): void {
+    pumpAll(this.all);
+  }
+}
+
+/** The start state the spec asks for, set up in the router's real connection tracker: an
+ *  established connection for `ct established`, the connection an ICMP error quotes for
+ *  `ct related`. Returns a line saying what was done, or null. */
+export function setUpConnection(router: Router, spec: PacketSpec): string | null {
+  if (spec.ctState !== CT_ESTABLISHED && spec.ctState !== CT_RELATED) return null;
+  if (router.stack.hooks.conn === null || router.stack.hooks.conn === undefined) {
+    return `conntrack: this configuration tracks no connections (no chains, NAT or balancer): 'ct ${CT_NAMES[spec.ctState]}' has no effect`;
+  }
+  const ct = router.ct;
+  if (spec.ctState === CT_ESTABLISHED) {
+    const echo = spec.proto === PROTO_ICMP && isIcmpQuery(spec.icmpType);
+    const ports = (spec.proto === PROTO_TCP || spec.proto === PROTO_UDP) && spec.fragOff === 0;
+    const sp = ports ? spec.sport : echo ? spec.sport : 0, dp = ports ? spec.dport : echo ? spec.sport : 0;
+    const c = ct.establish(spec.saddr, spec.daddr, sp, dp, spec.proto);
+    return c >= 0 ? 'conntrack: set up an established connection for this packet (ct established)'
+      : 'conntrack: could not set up the established connection (table full or the reply tuple is taken)';
+  }
+  const c = ct.establish(spec.daddr, spec.saddr, QUOTED_SPORT, QUOTED_DPORT, PROTO_UDP);
+  return c >= 0 ? `conntrack: set up the connection the error quotes (udp ${formatIpv4(spec.daddr)}:${QUOTED_SPORT} > ${formatIpv4(spec.saddr)}:${QUOTED_DPORT})`
+    : 'conntrack: could not set up the quoted connection';
+}
+
 export class Tracer {
   readonly router: Router;
   private readonly model: Model;
-  private readonly links: MemoryLink[] = [];
-  private readonly hosts: Neighbour[] = [];
+  private readonly links: TraceLinks;
   /** Link index and VLAN id -> Iface index. */
   private readonly ifaceOf = new Map<string, number>();
   private seen: Seen | null = null;
@@ -148,26 +244,17 @@ export class Tracer {
 
   constructor(model: Model, clock: () => number = () => 1_000_000) {
     this.model = model;
+    this.links = new TraceLinks(model);
     const keys = linkKeys(model);
-    const routerSide: MemoryLink[] = [];
-    keys.forEach((_, k) => {
-      const [r, h] = memoryPair(`trace${k}`, Uint8Array.of(0x02, 0x6e, 0x61, 0x63, 0x6c, k), `host${k}`,
-        Uint8Array.of(0x02, 0x68, 0x6f, 0x73, 0x74, k), { queueFrames: 64, queueBytes: 1 << 20 });
-      routerSide.push(r);
-      this.links.push(r, h);
-      this.hosts.push(new Neighbour(h, h.mac));
-    });
     model.ifaces.forEach((i, ix) => this.ifaceOf.set(`${keys.indexOf(linkKey(i))}/${i.vlan ?? -1}`, ix));
     const sink: TraceSink = { event: (kind, ruleId, p, detail) => this.event(kind, ruleId, p, detail) };
     this.router = new Router(model, {
-      links: routerSide, logger: createLogger({ level: 'silent', pretty: false }), clock, trace: sink,
+      links: this.links.routerSide, logger: createLogger({ level: 'silent', pretty: false }), clock, trace: sink,
       onLog: (kind, sev, msg) => this.seen?.lines.push(`      ${kind === 'syslog' ? `syslog(${SEVERITIES[sev] ?? sev})` : 'log'}: ${msg}`),
     });
     const stack = this.router.stack;
     stack.setHooks(this.observe(stack.hooks));
-    stack.start();
-    pumpAll(this.links);
-    for (const h of this.hosts) h.frames.length = 0;
+    this.links.start(this.router);
   }
 
   // ---- observers -----------------------------------------------------------------------------
@@ -210,7 +297,7 @@ export class Tracer {
     });
     const gw = m.gateway;
     const forward = chain(gw ? `forward (Gateway ${gw.name})` : 'forward (no Gateway: empty)', gw?.forward ?? [], h.forward,
-      (p) => this.route(p));
+      (p) => this.route(this.seen!, p));
     const conn = h.conn ? this.observeConn(h.conn) : h.conn;
     return { ifaces, forward, conn };
   }
@@ -266,8 +353,7 @@ export class Tracer {
     seen.lines.push(`decision: local (${formatIpv4(p.daddr)} is ${what})`);
   }
 
-  private route(p: Pkt): void {
-    const seen = this.seen!;
+  private route(seen: Seen, p: Pkt): void {
     if (seen.routed) return;
     seen.routed = true;
     seen.lines.push(`decision: forward (${formatIpv4(p.daddr)} is not an address of this router)`);
@@ -302,20 +388,9 @@ export class Tracer {
   /** Send the described packet in and report what the router did with it. */
   trace(spec: PacketSpec): TraceOutcome | { error: string } {
     const m = this.model;
-    let inIdx: number;
-    if (spec.inIface !== null) {
-      inIdx = m.ifaces.findIndex((i) => i.name === spec.inIface);
-      if (inIdx < 0) {
-        return { error: `unknown Iface '${spec.inIface}' (this configuration has: ${m.ifaces.map((i) => i.name).join(', ') || 'none'})` };
-      }
-    } else {
-      inIdx = m.ifaces.findIndex((i) => i.address !== null && i.netmask !== null &&
-        ((spec.saddr & i.netmask) >>> 0) === ((i.address & i.netmask) >>> 0));
-      if (inIdx < 0) {
-        return { error: `say which Iface the packet arrives on ('in NAME'): ${formatIpv4(spec.saddr)} is on none of their networks` };
-      }
-    }
-    const built = this.frame(spec, inIdx);
+    const inIdx = this.links.ingress(m, spec);
+    if (typeof inIdx === 'string') return { error: inIdx };
+    const built = this.links.frame(this.router, m, spec, inIdx);
     if (typeof built === 'string') return { error: built };
     const frame = built.frame;
     const inIface = m.ifaces[inIdx]!;
@@ -323,24 +398,22 @@ export class Tracer {
     p0.ctState = spec.ctState;
     const seen: Seen = { lines: [], desc: describePacket(p0), tuple: tupleOf(p0), out: null, outDesc: '', outIf: -1, owner: -1, routed: false, rules: new Map() };
     seen.lines.push(`packet: ${seen.desc}, in ${inIface.name}`);
-    const seeded = this.seed(spec);
+    const seeded = setUpConnection(this.router, spec);
     if (seeded) seen.lines.push(seeded);
     const stack = this.router.stack;
     const c = stack.counters;
     const fate0 = Float64Array.from(c.fate);
-    for (const h of this.hosts) h.frames.length = 0;
+    for (const h of this.links.hosts) h.frames.length = 0;
     this.seen = seen;
     // The frame's own fate is settled by the batch that carries it, unless it waits for ARP:
     // then it leaves (forwarded) or is dropped when the neighbour answers or does not.
     let fate: Float64Array;
     try {
-      const ingress = this.hosts[linkKeys(m).indexOf(linkKey(inIface))]!;
-      ingress.send(frame);
-      ingress.link.peer!.pump();
+      this.links.inject(m, inIdx, frame);
       fate = Float64Array.from(c.fate);
       const queued = c.fate[F_QUEUED] > fate0[F_QUEUED];
       if (queued) seen.lines.push('arp: next hop not resolved yet: queued, ARP request sent');
-      pumpAll(this.links);
+      this.links.settle();
       if (queued) {
         fate[F_FORWARDED] = c.fate[F_FORWARDED];
         fate[F_DROPPED] = c.fate[F_DROPPED];
@@ -364,63 +437,16 @@ export class Tracer {
       Object.assign(out, { verdict: 'accept', iface: owner.name, local: true });
     } else if (d(F_DROPPED) > 0) {
       const reason = c.lastFrameReason;
-      if (reason === R.FORWARD_DISABLED || reason === R.NO_ROUTE) this.route(this.parsedIn(frame));
+      if (reason === R.FORWARD_DISABLED || reason === R.NO_ROUTE) this.route(seen, this.parsedIn(frame));
       out.lines.push(...sent);
       out.lines.push(`verdict: DROP (${this.why(reason, seen, inIdx, spec)})`);
       out.reason = REASON_NAMES[reason] ?? String(reason);
     } else {
       out.lines.push(...sent);
-      out.lines.push('verdict: DROP (still waiting for ARP)');
+      out.lines.push('verdict: DROP (still waiting for ARP: the next hop does not answer, e.g. it is an address of the router itself)');
       out.reason = 'arp_queued';
     }
     return out;
-  }
-
-  /** The described packet as a frame on the ingress Iface's link (group MAC for broadcast and
-   *  multicast destinations, the Iface's VLAN tag). */
-  private frame(spec: PacketSpec, inIdx: number): { frame: Uint8Array; spec: PacketSpec } | string {
-    const i = this.model.ifaces[inIdx]!;
-    const k = linkKeys(this.model).indexOf(linkKey(i));
-    const routerMac = this.router.stack.ifaces[inIdx]!.mac;
-    const bcast = spec.daddr === IP_BROADCAST || isMulticast(spec.daddr) ||
-      (i.address !== null && i.netmask !== null && i.netmask !== 0xffffffff && spec.daddr === ((i.address | ~i.netmask) >>> 0));
-    if (spec.ctState === CT_INVALID) {
-      return `'ct invalid' cannot be set up: the connection tracker decides that, and drops invalid packets before any chain; describe such a packet instead (e.g. 'tcp ... [ack]' with Conntrack stateful_tcp)`;
-    }
-    let quote: Uint8Array | undefined;
-    if (spec.ctState === CT_RELATED) {
-      if (spec.proto !== PROTO_ICMP || !isIcmpError(spec.icmpType)) {
-        return `'ct related' applies to ICMP errors (type destination-unreachable, time-exceeded, parameter-problem, ...): the router relates those to the connection they quote`;
-      }
-      // The quoted datagram: UDP from the error's destination to its source (seed() sets up
-      // its connection).
-      quote = new Uint8Array(QUOTE_LEN);
-      writeDatagram(quote, 0, { ...spec, proto: PROTO_UDP, saddr: spec.daddr, daddr: spec.saddr, sport: QUOTED_SPORT,
-        dport: QUOTED_DPORT, len: QUOTE_LEN, fragOff: 0, ttl: 64 });
-      if (spec.len === null) spec = { ...spec, len: specLength(spec) + QUOTE_LEN };
-    }
-    return { frame: buildFrame(spec, bcast ? BROADCAST_MAC : routerMac, this.hosts[k]!.mac, i.vlan ?? -1, quote), spec };
-  }
-
-  /** Start state the spec asks for: an established connection for `ct established`, the
-   *  connection an ICMP error quotes for `ct related`. Returns a line saying so, or null. */
-  private seed(spec: PacketSpec): string | null {
-    if (spec.ctState !== CT_ESTABLISHED && spec.ctState !== CT_RELATED) return null;
-    if (this.router.stack.hooks.conn === null || this.router.stack.hooks.conn === undefined) {
-      return `conntrack: this configuration tracks no connections (no chains, NAT or balancer): 'ct ${CT_NAMES[spec.ctState]}' has no effect`;
-    }
-    const ct = this.router.ct;
-    if (spec.ctState === CT_ESTABLISHED) {
-      const echo = spec.proto === PROTO_ICMP && (spec.icmpType === 0 || spec.icmpType === 8);
-      const ports = spec.proto === PROTO_TCP || spec.proto === PROTO_UDP;
-      const sp = ports ? spec.sport : echo ? spec.sport : 0, dp = ports ? spec.dport : echo ? spec.sport : 0;
-      const c = ct.establish(spec.saddr, spec.daddr, spec.fragOff > 0 ? 0 : sp, spec.fragOff > 0 ? 0 : dp, spec.proto);
-      return c >= 0 ? 'conntrack: set up an established connection for this packet (ct established)'
-        : 'conntrack: could not set up the established connection (table full or the reply tuple is taken)';
-    }
-    const c = ct.establish(spec.daddr, spec.saddr, QUOTED_SPORT, QUOTED_DPORT, PROTO_UDP);
-    return c >= 0 ? `conntrack: set up the connection the error quotes (udp ${formatIpv4(spec.daddr)}:${QUOTED_SPORT} > ${formatIpv4(spec.saddr)}:${QUOTED_DPORT})`
-      : 'conntrack: could not set up the quoted connection';
   }
 
   private parsedIn(frame: Uint8Array): Pkt {
@@ -443,7 +469,7 @@ export class Tracer {
   /** Lines for the IPv4 frames the router sent that are not the traced packet itself. */
   private sentFrames(seen: Seen): string[] {
     const lines: string[] = [];
-    this.hosts.forEach((h, k) => {
+    this.links.hosts.forEach((h, k) => {
       for (const f of h.frames) {
         const l = linkHeader(f);
         if (l.type !== ETHERTYPE_IPV4) continue;
