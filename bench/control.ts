@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { controlRulesets } from './gen/rulesets.js';
-import { background, nsRun, run, sleep, stopAll } from './proc.js';
+import { background, nsRun, run, sleep, stopAll } from '../lab/proc.js';
 import { repoRoot } from './programs.js';
 import { SERVER_ADDR, defaultCpus, Topology, waitForLink } from './topology.js';
 import { ctlRequest } from '../src/control/ctl.js';

@@ -10,7 +10,7 @@ import { LinuxDut } from './duts/linux.js';
 import { NaclDut } from './duts/nacl.js';
 import { ReferenceDut } from './duts/reference.js';
 import * as m from './measure.js';
-import { run, stopAll } from './proc.js';
+import { run, stopAll } from '../lab/proc.js';
 import { buildPrograms, repoRoot, type Programs } from './programs.js';
 import { boostKsoftirqd, RT, type SchedPolicy } from './sched.js';
 import { defaultCpus, Topology, type Cpus } from './topology.js';

@@ -13,7 +13,7 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Lab, ROOT, seedHosts, sh, skipReason, waitFor } from '../src/netlab.js';
+import { Lab, ROOT, seedHosts, sh, skipReason, waitFor } from '../lab/netlab.js';
 
 const BIN = join(ROOT, 'bin', 'nacl-router.js');
 const SEED = join(ROOT, 'examples', 'seed.nacl');

@@ -7,7 +7,7 @@
 //   connRate     one 64-byte UDP packet per new flow (new source port each), unpaced: flows
 //                delivered per second between the first and last arrival
 //   latency      ping RTT percentiles, optionally with a paced UDP load running
-import { lastJson, background, nsRun, sleep } from './proc.js';
+import { lastJson, background, nsRun, sleep } from '../lab/proc.js';
 import type { Programs } from './programs.js';
 import { onCpu, RT } from './sched.js';
 import { CLIENT_ADDR, SERVER_ADDR, type Topology } from './topology.js';

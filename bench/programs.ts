@@ -1,27 +1,20 @@
 // Builds the harness' C programs (bench/ref/*.c) with gcc into a cache directory under the
 // system temp dir, keyed by a hash of the source, so a fresh clone needs nothing but gcc.
-// The sources are found relative to the repository root, whether running from bench/ (TS
-// loader) or from dist/bench/ (compiled).
+// The sources are found relative to the package root, whether running from bench/ (TS
+// loader) or from build/bench/ (compiled with tsconfig.tools.json).
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { run } from './proc.js';
+import { join } from 'node:path';
+import { run } from '../lab/proc.js';
+import { packageRoot } from '../drivers/native.js';
 
 export const PROGRAMS = ['tapfwd', 'udpgen', 'udpsink'] as const;
 export type Program = (typeof PROGRAMS)[number];
 export type Programs = Record<Program, string>;
 
-/** The repository root (the directory holding package.json above this module). */
-export function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'bench'))) return dir;
-    dir = resolve(dir, '..');
-  }
-  throw new Error('bench: repository root not found');
-}
+/** The package root (where bench/, bin/ and dist/ are). */
+export const repoRoot = (): string => packageRoot();
 
 export async function buildPrograms(): Promise<Programs> {
   const src = join(repoRoot(), 'bench', 'ref');

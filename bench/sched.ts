@@ -7,7 +7,7 @@
 // kernel defers to the per-core ksoftirqd threads would otherwise lose to those processes, so
 // ksoftirqd on the cores in use is raised for the duration and restored after.
 import { readdirSync, readFileSync } from 'node:fs';
-import { run } from './proc.js';
+import { run } from '../lab/proc.js';
 
 export type SchedPolicy = 'rt' | 'nice';
 

@@ -3,7 +3,7 @@
 // on a warmed JIT. Reports ns per packet with and without (accept-all) hooks, then runs itself
 // as a child under `node --trace-gc` for a long forwarding run and counts scavenges, which must
 // stay near zero if nothing is allocated per packet.
-//   node dist/bench/stack.js [--packets N]        (npm run bench:stack)
+//   node build/bench/stack.js [--packets N]        (npm run bench:stack)
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { FrameBatch, Link, LinkStats } from '../drivers/link.js';

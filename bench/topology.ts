@@ -9,7 +9,7 @@
 // topology made. CPU steering: endpoint interfaces hand their receive work to the load core
 // (RPS); each DUT confines its forwarding work to the DUT core.
 import { availableParallelism } from 'node:os';
-import { nsRun, run } from './proc.js';
+import { nsRun, run } from '../lab/proc.js';
 import type { SchedPolicy } from './sched.js';
 
 export const CLIENT_ADDR = '10.10.1.2';

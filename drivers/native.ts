@@ -52,8 +52,6 @@ export interface NativeAddon {
   ifIndex(name: string): number;
   /** Poll mode: keep the event loop from sleeping (zero-timeout polls); returns the previous state. */
   busyPoll(on: boolean): boolean;
-  /** Replace the process image (same PID); returns only by throwing. */
-  execv(path: string, argv: string[]): never;
 }
 
 const ADDON_PATH = join('drivers', 'native', 'build', 'Release', 'nacl_link.node');

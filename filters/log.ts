@@ -58,6 +58,13 @@ export class RuleLogger {
     this.suppressed = grow(this.suppressed, 0);
   }
 
+  /** Every rule's bucket full again, nothing suppressed (a router reset after its warm-up). */
+  reset(): void {
+    this.tokens.fill(this.burst);
+    this.last.fill(Number.NaN);
+    this.suppressed.fill(0);
+  }
+
   /** Register the action with rule id `id`. */
   prepare(id: number, kind: 'log' | 'syslog', severity: number, args: LogArg[]): void {
     this.sizeFor(id);

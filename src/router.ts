@@ -77,7 +77,10 @@ export class Router {
   /** The `show` layout of the configuration in force. */
   show: ShowTemplate;
   gen: number;
-  private readonly links: Link[];
+  /** The links, in link order (linkKeys). */
+  links: Link[];
+  /** While true (the JIT warm-up), log()/syslog() actions and conntrack warnings go nowhere. */
+  silent = false;
   private readonly log: Logger;
   private loop: NodeJS.Timeout | null = null;
   private timers: NodeJS.Timeout[] = [];
@@ -105,7 +108,7 @@ export class Router {
     const keys = linkKeys(model);
     if (keys.length !== this.links.length) throw new Error(`router: ${keys.length} links needed, ${this.links.length} given`);
     const start = Date.now();
-    this.ct = new Conntrack(this.ctConfig(model), { nowMs: start, log: (msg) => this.log.warn({ conntrack: true }, msg) });
+    this.ct = new Conntrack(this.ctConfig(model), { nowMs: start, log: (msg) => { if (!this.silent) this.log.warn({ conntrack: true }, msg); } });
     this.nat = new NatEngine(this.ct, natConfigFromModel(model), balancersFromModel(model));
     this.conntrackOn = needsConntrack(model);
     this.sink = { emit: (kind, severity, message, ruleId) => this.emitLog(kind, severity, message, ruleId) };
@@ -153,6 +156,28 @@ export class Router {
     const widened = m.ifaces.some((i) => !named.has(i.name) && i.address !== null && i.netmask !== null);
     const guard = widened || m.loadBalancers.length > 0;
     m.ifaces.forEach((i, ix) => this.stack.setForwarding(ix, !guard || named.has(i.name)));
+  }
+
+  /** Move the router onto other links (same count and order) and forget every packet it has
+   *  seen: the JIT warm-up runs the router on in-process links first, then hands it the real
+   *  ones. Call before start(). */
+  attachLinks(links: Link[]): void {
+    if (links.length !== this.links.length) throw new Error(`router: ${this.links.length} links needed, ${links.length} given`);
+    this.stack.attachLinks(links);
+    this.links = links;
+    this.reset();
+  }
+
+  /** Back to the state of a new router, rules and links kept: no connections, NAT bindings,
+   *  neighbours or queued datagrams; every counter (stack, conntrack, NAT, balancers, rules) and
+   *  log rate limit at zero. */
+  reset(): void {
+    this.stack.reset();
+    this.ct.clear();
+    this.nat.clear();
+    this.ruleset.counters.packets.fill(0);
+    this.ruleset.counters.bytes.fill(0);
+    this.ruleset.logger.reset();
   }
 
   start(): void {
@@ -203,8 +228,9 @@ export class Router {
     return cfg;
   }
 
-  private tick(): void {
-    const now = Date.now();
+  /** What the loop runs every 100 ms: DHCP, conntrack expiry, ARP timers, log summaries.
+   *  `now` (ms) defaults to the clock; the warm-up runs it on a clock of its own. */
+  tick(now = Date.now()): void {
     for (const c of this.dhcp) c.tick(now);
     this.ct.tick(now);
     this.stack.tick(now);
@@ -230,6 +256,7 @@ export class Router {
 
   /** log()/syslog() actions: to the Syslog server through our own stack, else our log. */
   private emitLog(kind: 'log' | 'syslog', severity: number, message: string, ruleId: number): void {
+    if (this.silent) return;
     this.onLog?.(kind, severity, message, ruleId);
     const where = ruleId >= 0 && ruleId < this.rules.count ? this.rules.where(ruleId) : undefined;
     const sl = this.model.syslog;

@@ -186,7 +186,7 @@ export class Conntrack implements ConnHooks {
   /** Timeouts (seconds), TMO_* layout. */
   private readonly tmo = new Uint32Array(3 * TMO_CLASSES);
 
-  private readonly epochMs: number;
+  private epochMs: number;
   /** Current time in wheel seconds. */
   now = 0;
   private wheelSec = 0;
@@ -710,9 +710,13 @@ export class Conntrack implements ConnHooks {
   }
 
   /** Forget every connection (each removal runs onRemove: NAT ports go back to their pools) and
-   *  zero the counters: a table as new, with its size and settings kept. */
-  clear(): void {
+   *  zero the counters: a table as new, with its size and settings kept, its clock starting
+   *  again at nowMs. */
+  clear(nowMs = Date.now()): void {
     for (let c = 0; c < this.capacity; c++) if (this.live[c]) this.remove(c);
+    this.epochMs = nowMs;
+    this.now = 0;
+    this.wheelSec = 0;
     this.fConn.fill(0);
     this.counters.fill(0);
     this.lastPkt = null;

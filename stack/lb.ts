@@ -118,6 +118,16 @@ export class LoadBalancer {
     this.nodeActive[node]--;
   }
 
+  /** Counters back to zero and round robin to the first node (sessions are counted down by
+   *  end() as their connections go). */
+  resetCounters(): void {
+    this.nodeTotal.fill(0);
+    this.nodePackets.fill(0);
+    this.refused = 0;
+    this.noAddress = 0;
+    this.next = 0;
+  }
+
   stats(): LbStats {
     const nodes = [];
     for (let i = 0; i < this.nodeAddr.length; i++) {

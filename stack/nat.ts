@@ -210,6 +210,13 @@ export class NatEngine implements ConnHooks, NatActions {
     return c < this.lbRef.length ? this.lbRef[c] : -1;
   }
 
+  /** Zero the counters (also the balancers'); call after the connections are gone
+   *  (Conntrack.clear returns their pool ports). */
+  clear(): void {
+    this.counters.fill(0);
+    for (const lb of this.lbRegistry) lb.resetCounters();
+  }
+
   /** ConnHooks.balanced: the packet's connection is one the load balancer made. */
   balanced(p: Pkt): boolean {
     return p.conn >= 0 && p.conn < this.lbRef.length && this.lbRef[p.conn] >= 0;

@@ -195,6 +195,19 @@ export class Stack {
     }
   }
 
+  /** Use these links instead (same count and order; each Iface takes its link's MAC): for a
+   *  stack warmed up on in-process links. start() starts receiving on them. */
+  attachLinks(links: readonly Link[]): void {
+    if (links.length !== this.links.length) throw new Error(`stack: ${this.links.length} links needed, ${links.length} given`);
+    this.links.forEach((ls, i) => {
+      ls.link = links[i];
+      ls.vnet = links[i].vnetHdr;
+      ls.fwdCount = 0; ls.genCount = 0; ls.genPos = 0;
+    });
+    for (const f of this.ifaces) f.mac.set(links[f.link].mac);
+    this.started = false;
+  }
+
   /** Forget learnt neighbours and queued datagrams and zero the counters (links, routes, hooks
    *  and addresses stay): the state a fresh stack has. */
   reset(): void {

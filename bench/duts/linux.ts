@@ -10,7 +10,7 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { iptablesRuleset, nftRuleset } from '../gen/rulesets.js';
-import { nsRun, run } from '../proc.js';
+import { nsRun, run } from '../../lab/proc.js';
 import { boostKsoftirqd, RT } from '../sched.js';
 import { ROUTER_CLIENT_ADDR, ROUTER_SERVER_ADDR, setRps, type Topology } from '../topology.js';
 import type { Dut, SetupInfo, SetupOptions } from './dut.js';

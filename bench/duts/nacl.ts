@@ -1,21 +1,33 @@
 // nacl-router as the device under test, driven only through its CLI:
-//   taskset -c DUT node bin/nacl-router.js run FILE --link 0=tap:<p>a --link 1=tap:<p>b
+//   taskset -c DUT node FLAGS bin/nacl-router.js run FILE --link 0=tap:<p>a --link 1=tap:<p>b
+// (FLAGS: the V8 flags of the bin's first line, as when the bin is started itself).
 // The router creates both TAPs; once they exist the harness moves their kernel sides into the
 // client and server namespaces and configures addresses and routes (the router answers ARP for
 // 10.10.1.1 and 10.10.2.1 itself). The NaCl file comes from gen/rulesets.ts. Under the 'rt'
 // policy only the router's main thread runs SCHED_FIFO (see setup). The router's poll mode
 // (--busy-poll) is not used: a SCHED_FIFO thread that never sleeps loses the core for 50 ms of
 // every second to the kernel's RT bandwidth control, and at CFS priority it loses to other work.
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { naclRuleset } from '../gen/rulesets.js';
-import { background, run, type Background } from '../proc.js';
+import { background, run, type Background } from '../../lab/proc.js';
 import { repoRoot } from '../programs.js';
 import { onCpu, RT } from '../sched.js';
 import { waitForLink, type Topology } from '../topology.js';
 import type { Dut, SetupInfo, SetupOptions } from './dut.js';
 import { ctlRequest } from '../../src/control/ctl.js';
+import { routerArgv } from '../../src/node-flags.js';
+
+/** For experiments: NACL_BENCH_ROUTER_ARGS, extra `nacl-router run` options (e.g. --no-warmup);
+ *  NACL_BENCH_NODE_FLAGS, extra node flags (e.g. --trace-deopt); NACL_BENCH_ROUTER_LOG, a file the
+ *  router's whole output is appended to after each point. */
+function extraRouterArgs(): string[] {
+  return (process.env.NACL_BENCH_ROUTER_ARGS ?? '').split(/\s+/).filter(Boolean);
+}
+function extraNodeFlags(): string[] {
+  return (process.env.NACL_BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+}
 
 function findNative(dir: string, depth = 0): boolean {
   if (!existsSync(dir) || depth > 4) return false;
@@ -59,10 +71,10 @@ export class NaclDut implements Dut {
     // Started at CFS priority: node is multi-threaded (V8 compiler and GC helpers), and with all
     // of its threads SCHED_FIFO on one core a thread waiting for a helper can stall for minutes.
     // Once the links exist only the main (packet loop) thread is raised, below.
-    const [cmd, args] = onCpu(topo.cpus.dut, 'nice', topo.cpus.dutNice, RT.dut, process.execPath, [
-      join(root, 'bin', 'nacl-router.js'), 'run', file, '--link', `0=tap:${a}`, '--link', `1=tap:${b}`,
-      '--ctl', join(this.dir, 'ctl.sock'),
-    ]);
+    // node with the flags of the bin's first line (routerArgv), pinned and niced by onCpu.
+    const [node, ...argv] = routerArgv(['run', file, '--link', `0=tap:${a}`, '--link', `1=tap:${b}`,
+      '--ctl', join(this.dir, 'ctl.sock'), ...extraRouterArgs()]);
+    const [cmd, args] = onCpu(topo.cpus.dut, 'nice', topo.cpus.dutNice, RT.dut, node!, [...extraNodeFlags(), ...argv]);
     this.proc = background('nacl-router', '', cmd, args, root);
     const proc = this.proc;
     try {
@@ -98,6 +110,7 @@ export class NaclDut implements Dut {
     if (this.proc) {
       await this.proc.stop('SIGTERM');
       this.lastOutput = (this.proc.stderr + this.proc.stdout).slice(-4000);
+      if (process.env.NACL_BENCH_ROUTER_LOG) appendFileSync(process.env.NACL_BENCH_ROUTER_LOG, this.proc.stdout + this.proc.stderr);
     }
     this.proc = null;
     if (this.dir) rmSync(this.dir, { recursive: true, force: true });

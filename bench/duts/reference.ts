@@ -5,7 +5,7 @@
 // gateway 10.10.1.1 to the MAC of the server-side TAP and the server resolves 10.10.2.1 to the
 // client-side TAP, so frames cross unchanged and arrive addressed to the receiving interface
 // (TTL is not decremented).
-import { background, type Background } from '../proc.js';
+import { background, type Background } from '../../lab/proc.js';
 import type { Programs } from '../programs.js';
 import { onCpu, RT } from '../sched.js';
 import { macOf, waitForLink, type Topology } from '../topology.js';

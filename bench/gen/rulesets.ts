@@ -6,6 +6,7 @@
 // of them before the final accept. There is no "established" shortcut in front of the rules.
 // With nat, the server-side interface masquerades (source NAT to the router's server-side
 // address), which needs connection tracking.
+import { formatIpv4 } from '../../stack/wire/ipv4.js';
 import { ROUTER_CLIENT_ADDR, ROUTER_SERVER_ADDR } from '../topology.js';
 import { shapeRules, type Shape } from './shapes.js';
 
@@ -13,7 +14,7 @@ export const MAX_RULES = (1 << 20) - 2;
 
 export function ruleAddr(i: number): string {
   const a = ((172 << 24) >>> 0) + (16 << 16) + i + 1;
-  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
+  return formatIpv4(a);
 }
 
 function checkCount(n: number): void {

@@ -3,9 +3,9 @@
 // reload the rules on SIGHUP or `ctl reload`.
 import { existsSync } from 'node:fs';
 import type { Command } from '../cli.js';
-import type { RouterConfig } from '../control/build.js';
+import type { Build, RouterConfig } from '../control/build.js';
 import type { Link } from '../../drivers/link.js';
-import { createLogger } from '../log/logger.js';
+import { createLogger, type Logger } from '../log/logger.js';
 import { Router, linkKeys, type LinkSpec } from '../router.js';
 import { formatIpv4 } from '../../stack/wire/ipv4.js';
 import { serveCtl, closeCtl, DEFAULT_CTL } from '../control/ctl.js';
@@ -13,7 +13,8 @@ import { renderTemplate, templateLines, type ShowTemplate, type RuleCounters } f
 import { ReloadManager } from '../control/reload.js';
 import { serveMetrics } from '../control/metrics.js';
 import { warmUp } from '../warmup.js';
-import { ensureRouterFlags } from '../vmflags.js';
+import { OfflineLinks } from '../offline.js';
+import { missingNodeFlags } from '../node-flags.js';
 
 const HELP = `usage: nacl-router [run] FILE [options]
 
@@ -34,8 +35,9 @@ options:
   --pcap N=FILE          write every frame link N receives and sends to FILE (classic pcap)
   --metrics HOST:PORT    serve Prometheus metrics at http://HOST:PORT/metrics
   --no-offload           open TAP devices without vnet_hdr/TSO offloads
-  --no-warmup            skip the JIT warm-up before the links open (faster start; the
-                         first burst of traffic then meets unoptimized code)
+  --no-warmup            skip the JIT warm-up (the router's own rules and paths run on
+                         in-process links before the real links open; faster start, but
+                         the first burst of traffic then meets unoptimized code)
   --busy-poll            poll mode: never sleep waiting for frames (lowest latency; keeps one
                          core 100% busy, so pin the router to a core of its own)
   --ctl PATH             control socket for \`nacl-router ctl\` (default ${DEFAULT_CTL});
@@ -112,6 +114,29 @@ async function openLinks(model: RouterConfig, specs: Map<string, LinkSpec>, offl
   return links;
 }
 
+/** The router on its links. With the warm-up it is built first and runs on in-process links
+ *  (its own rules, its own paths) until the real links are open, then takes them and forgets
+ *  the warm-up. */
+async function buildRouter(build: Build, opts: RunArgs, log: Logger): Promise<Router> {
+  const model = build.config;
+  let router: Router | null = null;
+  if (opts.warmup) {
+    const warm = new OfflineLinks(model);
+    router = new Router(build, { links: warm.routerSide, logger: log });
+    const w = await warmUp(router, warm);
+    log.debug({ packets: w.packets, ms: Math.round(w.ms) }, 'warm-up done');
+  }
+  const links = await openLinks(model, opts.links, opts.offload, opts.pcap ?? new Map());
+  try {
+    if (router) router.attachLinks(links);
+    else router = new Router(build, { links, logger: log });
+  } catch (e) {
+    for (const l of links) l.close();
+    throw e;
+  }
+  return router;
+}
+
 export const command: Command = {
   summary: 'run the router on a NaCl file (the default command)',
   help: HELP,
@@ -121,7 +146,6 @@ export const command: Command = {
       process.stderr.write(`nacl-router: ${opts.error ?? 'no FILE given'}\n${HELP}\n`);
       return 2;
     }
-    ensureRouterFlags();
     const file = opts.file;
     if (file === '-') {
       process.stderr.write('nacl-router: run needs a FILE (it is read again on reload), not stdin\n');
@@ -132,6 +156,10 @@ export const command: Command = {
       return 2;
     }
     const log = createLogger({ level: opts.level });
+    const missing = missingNodeFlags();
+    if (missing.length > 0) {
+      log.warn({ missing }, 'node was started without the V8 flags of bin/nacl-router.js; run that file itself (see docs/operations.md)');
+    }
     // Start-up takes the same path as a reload: the build worker reads, checks and compiles.
     const reloads = new ReloadManager(file, log);
     const t0 = performance.now();
@@ -155,30 +183,15 @@ export const command: Command = {
       process.stderr.write('nacl-router: must run as root (TAP and AF_PACKET links need CAP_NET_ADMIN); try sudo\n');
       return 2;
     }
-    let links: Link[];
-    try {
-      links = await openLinks(model, opts.links, opts.offload, opts.pcap ?? new Map());
-    } catch (e) {
-      reloads.close();
-      process.stderr.write(`nacl-router: ${(e as Error).message}\n`);
-      return 2;
-    }
     let router: Router;
     try {
-      router = new Router(build, { links, logger: log });
+      router = await buildRouter(build, opts, log);
     } catch (e) {
       reloads.close();
-      for (const l of links) l.close();
       process.stderr.write(`nacl-router: ${(e as Error).message}\n`);
       return 2;
     }
     reloads.attach(router);
-    if (opts.warmup) {
-      // After the real router and its links exist (so the code is optimized for their
-      // classes too), before it reads a frame.
-      const w = await warmUp();
-      log.debug({ packets: w.packets, ms: Math.round(w.ms) }, 'warm-up done');
-    }
     router.start();
     if (opts.busyPoll) {
       const { nativeAddon } = await import('../../drivers/native.js');
@@ -186,7 +199,7 @@ export const command: Command = {
     }
     log.info({
       file,
-      ifaces: model.ifaces.map((i, ix) => ({ name: i.name, link: links[linkKeys(model).indexOf(typeof i.index === 'number' ? String(i.index) : i.index.mac)]?.name, address: i.address === null ? null : formatIpv4(i.address), vlan: i.vlan, ix })),
+      ifaces: model.ifaces.map((i, ix) => ({ name: i.name, link: router.links[linkKeys(model).indexOf(typeof i.index === 'number' ? String(i.index) : i.index.mac)]?.name, address: i.address === null ? null : formatIpv4(i.address), vlan: i.vlan, ix })),
       rules: model.writtenRules,
       statements: build.statements,
       startMs: Math.round(performance.now() - t0),

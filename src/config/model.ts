@@ -3,6 +3,8 @@
 // Produced by src/config (check), consumed by filters/ (compile), src/router.ts and `show`.
 // Later stages never look at the AST.
 
+import { PROTO_ICMP, PROTO_TCP, PROTO_UDP } from '../../stack/wire/ipv4.js';
+
 export interface Loc {
   file: string;
   line: number; // 1-based
@@ -39,7 +41,7 @@ export { CT_NEW, CT_ESTABLISHED, CT_RELATED, CT_INVALID } from '../../stack/wire
 /** Subtype of a function or nested block: which protocol's packets it acts on. */
 export type Subtype = 'ip' | 'tcp' | 'udp' | 'icmp';
 /** IP protocol number for a subtype (ip = any). */
-export const SUBTYPE_PROTO: Record<Subtype, number> = { ip: -1, tcp: 6, udp: 17, icmp: 1 };
+export const SUBTYPE_PROTO: Record<Subtype, number> = { ip: -1, tcp: PROTO_TCP, udp: PROTO_UDP, icmp: PROTO_ICMP };
 
 /** A numeric operand: a packet field or a constant (addresses, ports, words all resolved to numbers;
  *  true/false become 1/0). */

@@ -13,7 +13,7 @@ import { emitIpv4, IP_FRAG_OFFSET_MASK, IP_MIN_HEADER_LEN, Ipv4View, parseIpv4, 
 import { Pkt } from '../../stack/wire/pkt.js';
 import { emitTcp, TCP_FLAG_NAMES, TCP_MIN_HEADER_LEN, TCP_SYN } from '../../stack/wire/tcp.js';
 import { emitUdp, UDP_HEADER_LEN } from '../../stack/wire/udp.js';
-import { emitEthernetVlan } from '../../stack/wire/vlan.js';
+import { emitEthernetVlan, VLAN_ETH_HEADER_LEN } from '../../stack/wire/vlan.js';
 
 export interface PacketSpec {
   proto: number;
@@ -38,6 +38,14 @@ export interface PacketSpec {
   seq: number;
   ackSeq: number;
   window: number;
+}
+
+/** A spec with the defaults `parsePacketSpec` gives what the text leaves out. */
+export function packetSpec(f: Partial<PacketSpec> & Pick<PacketSpec, 'proto' | 'saddr' | 'daddr'>): PacketSpec {
+  return {
+    sport: 0, dport: 0, inIface: null, tcpFlags: f.proto === PROTO_TCP ? TCP_SYN : 0, ctState: CT_NEW, ttl: 64, len: null,
+    icmpType: ICMP_ECHO_REQUEST, icmpCode: 0, id: 1, dscp: 0, ecn: 0, fragOff: 0, seq: 1000, ackSeq: 0, window: 65535, ...f,
+  };
 }
 
 const CT_STATES: Record<string, number> = {
@@ -78,11 +86,7 @@ export function parsePacketSpec(text: string): PacketSpec | string {
   if (words.shift() !== '>') return `expected '>' between source and destination: ${USAGE}`;
   const dst = endpoint(words.shift(), 'destination');
   if (typeof dst === 'string') return dst;
-  const spec: PacketSpec = {
-    proto: proto ?? 0, saddr: src[0], daddr: dst[0], sport: src[1], dport: dst[1], inIface: null,
-    tcpFlags: proto === PROTO_TCP ? TCP_SYN : 0, ctState: CT_NEW, ttl: 64, len: null,
-    icmpType: ICMP_ECHO_REQUEST, icmpCode: 0, id: 1, dscp: 0, ecn: 0, fragOff: 0, seq: 1000, ackSeq: 0, window: 65535,
-  };
+  const spec = packetSpec({ proto: proto ?? 0, saddr: src[0], daddr: dst[0], sport: src[1], dport: dst[1] });
   const num = (w: string, max: number): number | string => {
     const v = parseInt0(words.shift(), max);
     return v === null ? `'${w}' needs a number 0-${max}` : v;
@@ -177,24 +181,30 @@ export function writeDatagram(buf: Uint8Array, off: number, spec: PacketSpec, da
     }
   }
   emitIpv4(buf, off, ipLen, spec.id, spec.ttl, spec.proto, spec.saddr, spec.daddr);
-  const ip = new Ipv4View().reset(buf, off, ipLen);
+  const ip = ip4.reset(buf, off, ipLen);
   ip.tos = (spec.dscp << 2) | spec.ecn;
   ip.fragField = spec.fragOff & IP_FRAG_OFFSET_MASK;
   ip.fillChecksum();
   return ipLen;
 }
 
+const ip4 = new Ipv4View();
 const HOST_MAC = Uint8Array.of(0x02, 0, 0, 0, 0, 0x02);
 const ROUTER_MAC = Uint8Array.of(0x02, 0, 0, 0, 0, 0x01);
 
-/** The Ethernet frame carrying the described datagram (802.1Q-tagged when vlan >= 0). */
+/** Write the Ethernet frame carrying the described datagram (802.1Q-tagged when vlan >= 0)
+ *  at buf[off]; returns its length. */
+export function writeFrame(buf: Uint8Array, off: number, spec: PacketSpec, dst: Uint8Array, src: Uint8Array, vlan: number,
+  data?: Uint8Array): number {
+  const ehl = emitEthernetVlan(buf, off, dst, 0, src, 0, vlan, ETHERTYPE_IPV4);
+  return ehl + writeDatagram(buf, off + ehl, spec, data);
+}
+
+/** The Ethernet frame carrying the described datagram, in a buffer of its own. */
 export function buildFrame(spec: PacketSpec, dst: Uint8Array = ROUTER_MAC, src: Uint8Array = HOST_MAC, vlan = -1,
   data?: Uint8Array): Uint8Array {
-  const ipLen = specLength(spec);
-  const frame = new Uint8Array(ETH_HEADER_LEN + 4 + ipLen);
-  const ehl = emitEthernetVlan(frame, 0, dst, 0, src, 0, vlan, ETHERTYPE_IPV4);
-  writeDatagram(frame, ehl, spec, data);
-  return frame.subarray(0, ehl + ipLen);
+  const frame = new Uint8Array(VLAN_ETH_HEADER_LEN + specLength(spec));
+  return frame.subarray(0, writeFrame(frame, 0, spec, dst, src, vlan, data));
 }
 
 const views = new Views();

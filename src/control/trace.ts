@@ -12,28 +12,24 @@
 // So trace and router cannot disagree. Invariants: a Tracer keeps its state between traces
 // (connections, neighbours) like a router does; no timers run; time stands still.
 
-import { memoryPair, pumpAll, type MemoryLink } from '../../drivers/memory.js';
 import { formatTrace, type TraceKind, type TraceSink } from '../../filters/trace.js';
 import { F_DELIVERED, F_DROPPED, F_FORWARDED, F_QUEUED } from '../../stack/counters.js';
-import { parseIp } from '../../stack/ipv4-in.js';
 import type { StackHooks } from '../../stack/iface.js';
 import { Views } from '../../stack/stack.js';
-import { ARP_REPLY, ARP_REQUEST, ArpView, emitArp, ARP_LEN } from '../../stack/wire/arp.js';
-import { ETH_HEADER_LEN, ETH_TYPE, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_VLAN, BROADCAST_MAC } from '../../stack/wire/ethernet.js';
-import { ICMP_CODE, ICMP_TYPE, ICMP_TYPE_NAMES, isIcmpError, isIcmpQuery } from '../../stack/wire/icmp.js';
-import { formatIpv4, formatPrefix, IP_BROADCAST, Ipv4View, isMulticast, PROTO_ICMP, PROTO_NAMES, PROTO_TCP, PROTO_UDP } from '../../stack/wire/ipv4.js';
-import { ACCEPT, CT_ESTABLISHED, CT_INVALID, CT_NEW, CT_RELATED, DIR_ORIGINAL, Pkt, type ConnHooks, type HookFn } from '../../stack/wire/pkt.js';
+import { ICMP_CODE, ICMP_TYPE, ICMP_TYPE_NAMES } from '../../stack/wire/icmp.js';
+import { formatIpv4, formatPrefix, isMulticast, PROTO_ICMP, PROTO_NAMES, PROTO_TCP, PROTO_UDP } from '../../stack/wire/ipv4.js';
+import { ACCEPT, CT_ESTABLISHED, CT_NEW, DIR_ORIGINAL, Pkt, type ConnHooks, type HookFn } from '../../stack/wire/pkt.js';
 import { REASON_NAMES } from '../../stack/wire/reason.js';
 import * as R from '../../stack/wire/reason.js';
 import { formatTcpFlags, TCP_FLAGS } from '../../stack/wire/tcp.js';
 import { L4_DPORT, L4_SPORT } from '../../stack/wire/udp.js';
 import { rd16 } from '../../stack/wire/view.js';
-import { emitEthernetVlan, VLAN_INNER_TYPE, VLAN_TCI, VLAN_VID_MASK } from '../../stack/wire/vlan.js';
 import { SEVERITIES, type Hook, type Model } from '../config/model.js';
 import { createLogger } from '../log/logger.js';
 import { linkKey, linkKeys, Router } from '../router.js';
 import { routesOf } from '../wiring.js';
-import { buildFrame, buildPacket, parsePacketSpec, specLength, writeDatagram, type PacketSpec } from './packet-spec.js';
+import { OfflineLinks, parseFrame, setUpConnection } from '../offline.js';
+import { parsePacketSpec, type PacketSpec } from './packet-spec.js';
 
 export { parsePacketSpec };
 
@@ -84,42 +80,6 @@ function tupleOf(p: Pkt): PacketTuple {
   return { proto: p.proto, saddr: p.saddr, daddr: p.daddr, sport: p.sport, dport: p.dport, ttl: views.ip.reset(p.buf, p.l3, p.ipLen).ttl };
 }
 
-/** The far end of one link: keeps what the router sends and answers its ARP requests (for
- *  any address: every next hop is reachable). */
-export class Neighbour {
-  readonly frames: Uint8Array[] = [];
-  private readonly arp = new ArpView();
-
-  constructor(readonly link: MemoryLink, readonly mac: Uint8Array) {
-    link.start((b) => {
-      for (let i = 0; i < b.count; i++) this.frame(b.buf.slice(b.off[i], b.off[i] + b.len[i]));
-    });
-  }
-
-  send(frame: Uint8Array): void {
-    this.link.send(frame, Int32Array.of(0), Int32Array.of(frame.length), 1);
-  }
-
-  private frame(f: Uint8Array): void {
-    this.frames.push(f);
-    const l = linkHeader(f);
-    if (l.type !== ETHERTYPE_ARP) return;
-    const a = this.arp.reset(f, l.l3, f.length - l.l3);
-    if (a.check() !== R.OK || a.oper !== ARP_REQUEST || a.tpa === a.spa) return;
-    const out = new Uint8Array(ETH_HEADER_LEN + 4 + ARP_LEN);
-    const sha = f.slice(a.shaOff, a.shaOff + 6);
-    const ehl = emitEthernetVlan(out, 0, sha, 0, this.mac, 0, l.vlan, ETHERTYPE_ARP);
-    emitArp(out, ehl, ARP_REPLY, this.mac, 0, a.tpa, sha, 0, a.spa);
-    this.send(out.subarray(0, ehl + ARP_LEN));
-  }
-}
-
-function linkHeader(f: Uint8Array): { type: number; vlan: number; l3: number } {
-  const type = rd16(f, ETH_TYPE);
-  if (type !== ETHERTYPE_VLAN) return { type, vlan: -1, l3: ETH_HEADER_LEN };
-  return { type: rd16(f, ETH_TYPE + VLAN_INNER_TYPE), vlan: rd16(f, ETH_TYPE + VLAN_TCI) & VLAN_VID_MASK, l3: ETH_HEADER_LEN + 4 };
-}
-
 /** Per-trace notes of what the observers saw. */
 interface Seen {
   lines: string[];
@@ -136,107 +96,10 @@ interface Seen {
   rules: Map<number, number>;
 }
 
-/** In-process links for a router of `model`: one pair per link the Model uses (router side,
- *  and the Neighbour on the far side), with fixed MACs. */
-export class TraceLinks {
-  readonly routerSide: MemoryLink[] = [];
-  readonly all: MemoryLink[] = [];
-  readonly hosts: Neighbour[] = [];
-
-  constructor(model: Model) {
-    linkKeys(model).forEach((_, k) => {
-      const [r, h] = memoryPair(`trace${k}`, Uint8Array.of(0x02, 0x6e, 0x61, 0x63, 0x6c, k), `host${k}`,
-        Uint8Array.of(0x02, 0x68, 0x6f, 0x73, 0x74, k), { queueFrames: 64, queueBytes: 1 << 20 });
-      this.routerSide.push(r);
-      this.all.push(r, h);
-      this.hosts.push(new Neighbour(h, h.mac));
-    });
-  }
-
-  /** Start the router's stack (no timers) and let the gratuitous ARPs pass. */
-  start(router: Router): void {
-    router.stack.start();
-    pumpAll(this.all);
-    for (const h of this.hosts) h.frames.length = 0;
-  }
-
-  /** Ingress Iface of the spec ('in NAME', else the one whose network holds the source). */
-  ingress(model: Model, spec: PacketSpec): number | string {
-    if (spec.inIface !== null) {
-      const ix = model.ifaces.findIndex((i) => i.name === spec.inIface);
-      return ix >= 0 ? ix : `unknown Iface '${spec.inIface}' (this configuration has: ${model.ifaces.map((i) => i.name).join(', ') || 'none'})`;
-    }
-    const ix = model.ifaces.findIndex((i) => i.address !== null && i.netmask !== null &&
-      ((spec.saddr & i.netmask) >>> 0) === ((i.address & i.netmask) >>> 0));
-    return ix >= 0 ? ix : `say which Iface the packet arrives on ('in NAME'): ${formatIpv4(spec.saddr)} is on none of their networks`;
-  }
-
-  /** The described packet as a frame from the Neighbour on Iface inIdx's link to the router
-   *  (group MAC for broadcast and multicast destinations, the Iface's VLAN tag). */
-  frame(router: Router, model: Model, spec: PacketSpec, inIdx: number): { frame: Uint8Array; spec: PacketSpec } | string {
-    const i = model.ifaces[inIdx]!;
-    const k = linkKeys(model).indexOf(linkKey(i));
-    const bcast = spec.daddr === IP_BROADCAST || isMulticast(spec.daddr) ||
-      (i.address !== null && i.netmask !== null && i.netmask !== 0xffffffff && spec.daddr === ((i.address | ~i.netmask) >>> 0));
-    if (spec.ctState === CT_INVALID) {
-      return `'ct invalid' cannot be set up: the connection tracker decides that, and drops invalid packets before any chain; describe such a packet instead (e.g. 'tcp ... [ack]' with Conntrack stateful_tcp)`;
-    }
-    let quote: Uint8Array | undefined;
-    if (spec.ctState === CT_RELATED) {
-      if (spec.proto !== PROTO_ICMP || !isIcmpError(spec.icmpType)) {
-        return `'ct related' applies to ICMP errors (type destination-unreachable, time-exceeded, parameter-problem, ...): the router relates those to the connection they quote`;
-      }
-      // The quoted datagram: UDP from the error's destination to its source (setUp() makes
-      // its connection).
-      quote = new Uint8Array(QUOTE_LEN);
-      writeDatagram(quote, 0, { ...spec, proto: PROTO_UDP, saddr: spec.daddr, daddr: spec.saddr, sport: QUOTED_SPORT,
-        dport: QUOTED_DPORT, len: QUOTE_LEN, fragOff: 0, ttl: 64 });
-      if (spec.len === null) spec = { ...spec, len: specLength(spec) + QUOTE_LEN };
-    }
-    const dst = bcast ? BROADCAST_MAC : router.stack.ifaces[inIdx]!.mac;
-    return { frame: buildFrame(spec, dst, this.hosts[k]!.mac, i.vlan ?? -1, quote), spec };
-  }
-
-  /** Send a frame in from the Neighbour of Iface inIdx's link; runs the batch that carries it
-   *  (and nothing else yet). */
-  inject(model: Model, inIdx: number, frame: Uint8Array): void {
-    const h = this.hosts[linkKeys(model).indexOf(linkKey(model.ifaces[inIdx]!))]!;
-    h.send(frame);
-    h.link.peer!.pump();
-  }
-
-  /** Deliver everything in flight (ARP replies, queued datagrams). */
-  settle(): void {
-    pumpAll(this.all);
-  }
-}
-
-/** The start state the spec asks for, set up in the router's real connection tracker: an
- *  established connection for `ct established`, the connection an ICMP error quotes for
- *  `ct related`. Returns a line saying what was done, or null. */
-export function setUpConnection(router: Router, spec: PacketSpec): string | null {
-  if (spec.ctState !== CT_ESTABLISHED && spec.ctState !== CT_RELATED) return null;
-  if (router.stack.hooks.conn === null || router.stack.hooks.conn === undefined) {
-    return `conntrack: this configuration tracks no connections (no chains, NAT or balancer): 'ct ${CT_NAMES[spec.ctState]}' has no effect`;
-  }
-  const ct = router.ct;
-  if (spec.ctState === CT_ESTABLISHED) {
-    const echo = spec.proto === PROTO_ICMP && isIcmpQuery(spec.icmpType);
-    const ports = (spec.proto === PROTO_TCP || spec.proto === PROTO_UDP) && spec.fragOff === 0;
-    const sp = ports ? spec.sport : echo ? spec.sport : 0, dp = ports ? spec.dport : echo ? spec.sport : 0;
-    const c = ct.establish(spec.saddr, spec.daddr, sp, dp, spec.proto);
-    return c >= 0 ? 'conntrack: set up an established connection for this packet (ct established)'
-      : 'conntrack: could not set up the established connection (table full or the reply tuple is taken)';
-  }
-  const c = ct.establish(spec.daddr, spec.saddr, QUOTED_SPORT, QUOTED_DPORT, PROTO_UDP);
-  return c >= 0 ? `conntrack: set up the connection the error quotes (udp ${formatIpv4(spec.daddr)}:${QUOTED_SPORT} > ${formatIpv4(spec.saddr)}:${QUOTED_DPORT})`
-    : 'conntrack: could not set up the quoted connection';
-}
-
 export class Tracer {
   readonly router: Router;
   private readonly model: Model;
-  private readonly links: TraceLinks;
+  private readonly links: OfflineLinks;
   /** Link index and VLAN id -> Iface index. */
   private readonly ifaceOf = new Map<string, number>();
   private seen: Seen | null = null;
@@ -244,7 +107,7 @@ export class Tracer {
 
   constructor(model: Model, clock: () => number = () => 1_000_000) {
     this.model = model;
-    this.links = new TraceLinks(model);
+    this.links = new OfflineLinks(model);
     const keys = linkKeys(model);
     model.ifaces.forEach((i, ix) => this.ifaceOf.set(`${keys.indexOf(linkKey(i))}/${i.vlan ?? -1}`, ix));
     const sink: TraceSink = { event: (kind, ruleId, p, detail) => this.event(kind, ruleId, p, detail) };
@@ -409,7 +272,7 @@ export class Tracer {
     // then it leaves (forwarded) or is dropped when the neighbour answers or does not.
     let fate: Float64Array;
     try {
-      this.links.inject(m, inIdx, frame);
+      this.links.inject(inIdx, frame);
       fate = Float64Array.from(c.fate);
       const queued = c.fate[F_QUEUED] > fate0[F_QUEUED];
       if (queued) seen.lines.push('arp: next hop not resolved yet: queued, ARP request sent');
@@ -450,12 +313,8 @@ export class Tracer {
   }
 
   private parsedIn(frame: Uint8Array): Pkt {
-    const l = linkHeader(frame);
-    const p = this.parsed;
-    const b = frame.slice();
-    p.reset(b, new DataView(b.buffer), 0, b.length);
-    parseIp(p, b, l.l3, b.length - l.l3, views);
-    return p;
+    parseFrame(frame.slice(), this.parsed);
+    return this.parsed;
   }
 
   private nextHop(daddr: number): number {
@@ -471,14 +330,12 @@ export class Tracer {
     const lines: string[] = [];
     this.links.hosts.forEach((h, k) => {
       for (const f of h.frames) {
-        const l = linkHeader(f);
-        if (l.type !== ETHERTYPE_IPV4) continue;
         const p = this.parsed;
-        p.reset(f, new DataView(f.buffer, f.byteOffset, f.byteLength), 0, f.length);
-        if (parseIp(p, f, l.l3, f.length - l.l3, views) !== R.OK) continue;
+        const vlan = parseFrame(f, p);
+        if (vlan === null) continue;
         const t = seen.out;
         if (t !== null && p.proto === t.proto && p.saddr === t.saddr && p.daddr === t.daddr && p.sport === t.sport && p.dport === t.dport) continue;
-        const ix = this.ifaceOf.get(`${k}/${l.vlan}`);
+        const ix = this.ifaceOf.get(`${k}/${vlan}`);
         const where = ix === undefined ? `link ${k}` : this.model.ifaces[ix]!.name;
         if (p.proto === PROTO_ICMP) {
           const type = f[p.l4 + ICMP_TYPE]!, code = f[p.l4 + ICMP_CODE]!;
@@ -516,11 +373,6 @@ export class Tracer {
     }
   }
 }
-
-/** `ct related`: the error quotes a UDP datagram of a connection the trace sets up. */
-const QUOTED_SPORT = 40000;
-const QUOTED_DPORT = 33434;
-const QUOTE_LEN = 28;
 
 /** Evaluate one packet through a checked model. */
 export function tracePacket(model: Model, spec: PacketSpec): TraceOutcome | { error: string } {

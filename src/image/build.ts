@@ -7,7 +7,7 @@ import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import type { Model } from '../config/model.js';
 import { formatDiagnostics, loadConfig } from '../config/index.js';
 import { linkKeys } from '../router.js';
-import { ROUTER_V8_FLAGS } from '../vmflags.js';
+import { nodeFlags as routerNodeFlags } from '../node-flags.js';
 import { VERSION } from '../version.js';
 import { packageRoot } from '../../drivers/native.js';
 import { kernelKit, PINNED_KERNEL } from './kernel.js';
@@ -118,7 +118,7 @@ export async function staleReason(dir: string, vm: VmConfig, config: string, dis
   if (sha256(readFileSync(config)) !== m.config.sha256) return `${basename(config)} changed`;
   if (m.naclRouter !== VERSION) return `nacl-router ${VERSION} (image has ${m.naclRouter})`;
   if ((vm.kernel ?? null) !== m.kernel.requested) return 'vm.json names another kernel';
-  if (JSON.stringify([...ROUTER_V8_FLAGS, ...(vm.nodeFlags ?? [])]) !== JSON.stringify(m.node.flags)) return 'other node flags';
+  if (JSON.stringify([...routerNodeFlags(), ...(vm.nodeFlags ?? [])]) !== JSON.stringify(m.node.flags)) return 'other node flags';
   if (disk) {
     if (!m.disk || !existsSync(join(dir, m.disk.file))) return 'no disk image yet';
     if (m.disk.warmup !== vm.warmup) return 'vm.json changed "warmup" (the disk carries its own command line)';
@@ -151,7 +151,7 @@ export async function buildImage(opts: BuildOptions): Promise<Manifest> {
   log(`kernel ${kit.package} ${kit.version}${kit.pinned ? '' : ' (NOT the pinned version)'}; modules ${kit.modules.map((m) => basename(m, '.ko')).join(' ')}`);
   const bundle = await bundleRouter(root);
   log(`router bundled (${(bundle.length / 1024).toFixed(0)} KiB)`);
-  const nodeFlags = [...ROUTER_V8_FLAGS, ...(vm.nodeFlags ?? [])];
+  const nodeFlags = [...routerNodeFlags(), ...(vm.nodeFlags ?? [])];
   const tmpInitrd = join(dir, `.${INITRD_FILE}.tmp`);
   const { files } = await writeInitramfs({ root, node: process.execPath, busybox: findBusybox(), modules: kit.modules, config: opts.config, bundle, nodeFlags }, tmpInitrd);
   renameSync(tmpInitrd, join(dir, INITRD_FILE));

@@ -55,7 +55,7 @@ warm=--no-warmup
 [ "$NACL_WARMUP" = 1 ] && warm=
 read -r up _ </proc/uptime
 echo "init: starting nacl-router ($up s)"
-NACL_ROUTER_REEXEC=0 /bin/node ${nodeFlags.join(' ')} /${GUEST_ROOT}/start.cjs ${GUEST_CONFIG} $links --ctl /run/nacl-router.sock $warm &
+/bin/node ${nodeFlags.join(' ')} /${GUEST_ROOT}/start.cjs ${GUEST_CONFIG} $links --ctl /run/nacl-router.sock $warm &
 router=$!
 # The line "poweroff" on the console stops the router (SIGTERM: it prints its counters).
 while read -r line; do
@@ -144,7 +144,7 @@ export function makeCodeCache(bundle: Uint8Array, config: string, nodeFlags: str
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'nacl-router' }));
     const out = join(dir, 'router.cjs.cache');
     execFileSync(process.execPath, [...nodeFlags, join(dir, 'start.cjs'), config], {
-      env: { ...process.env, NACL_ROUTER_MAKE_CODE_CACHE: out, NACL_ROUTER_REEXEC: '0' }, stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, NACL_ROUTER_MAKE_CODE_CACHE: out }, stdio: ['ignore', 'ignore', 'pipe'],
     });
     return readFileSync(out);
   } finally {

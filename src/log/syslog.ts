@@ -25,11 +25,3 @@ export function formatSyslog(h: SyslogHeader, severity: number, msgId: string, m
     `${headerField(String(h.procId), 128)} ${headerField(msgId, 32)} - ${message}`;
   return encoder.encode(line);
 }
-
-/** Parse the header of an RFC 5424 message (used by tests and the demo's receiver). */
-export function parseSyslog(text: string): { pri: number; severity: number; hostname: string; appName: string; msgId: string; message: string } | null {
-  const m = /^<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) (-|\[.*?\]) ?(.*)$/s.exec(text);
-  if (!m) return null;
-  const pri = Number(m[1]);
-  return { pri, severity: pri & 7, hostname: m[3], appName: m[4], msgId: m[6], message: m[8] };
-}

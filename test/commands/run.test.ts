@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, IS_ROOT } from '../../src/netlab.js';
+import { ROOT, IS_ROOT } from '../../lab/netlab.js';
 
 const BIN = join(ROOT, 'bin', 'nacl-router.js');
 const built = spawnSync('test', ['-f', join(ROOT, 'dist', 'src', 'cli.js')]).status === 0;

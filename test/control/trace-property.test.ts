@@ -14,17 +14,13 @@ import t from 'tap';
 import type { Hook, Model } from '../../src/config/model.js';
 import { createLogger } from '../../src/log/logger.js';
 import { Router } from '../../src/router.js';
-import { setUpConnection, TraceLinks, Tracer, type PacketTuple } from '../../src/control/trace.js';
+import { Tracer, type PacketTuple } from '../../src/control/trace.js';
+import { OfflineLinks, parseFrame, setUpConnection } from '../../src/offline.js';
 import type { PacketSpec } from '../../src/control/packet-spec.js';
 import { F_DELIVERED, F_DROPPED, F_FORWARDED } from '../../stack/counters.js';
-import { parseIp } from '../../stack/ipv4-in.js';
-import { Views } from '../../stack/stack.js';
-import { ETH_HEADER_LEN, ETH_TYPE, ETHERTYPE_IPV4, ETHERTYPE_VLAN } from '../../stack/wire/ethernet.js';
 import { Ipv4View } from '../../stack/wire/ipv4.js';
 import { CT_ESTABLISHED, CT_NEW, Pkt } from '../../stack/wire/pkt.js';
 import { REASON_NAMES } from '../../stack/wire/reason.js';
-import { rd16 } from '../../stack/wire/view.js';
-import { VLAN_ETH_HEADER_LEN, VlanView } from '../../stack/wire/vlan.js';
 import { ModelBuilder, ip } from '../filters/model-builder.js';
 import { Gen, rng } from '../filters/random.js';
 
@@ -87,10 +83,9 @@ function randomSpec(g: Gen, m: Model, id: number): PacketSpec {
 /** What the plain router did with one frame, read from its counters and links. */
 interface Seen { verdict: 'accept' | 'drop'; local: boolean; reason: string | null; iface: string | null; out: PacketTuple | null }
 
-const views = new Views();
 const ip4 = new Ipv4View();
 
-function plainOutcome(m: Model, links: TraceLinks, router: Router, fate0: Float64Array, fate1: Float64Array, id: number): Seen {
+function plainOutcome(m: Model, links: OfflineLinks, router: Router, fate0: Float64Array, fate1: Float64Array, id: number): Seen {
   const c = router.stack.counters;
   const d = (f: number): number => fate1[f] - fate0[f];
   if (d(F_DROPPED) > 0) return { verdict: 'drop', local: false, reason: REASON_NAMES[c.lastFrameReason]!, iface: null, out: null };
@@ -102,18 +97,14 @@ function plainOutcome(m: Model, links: TraceLinks, router: Router, fate0: Float6
   const p = new Pkt();
   for (let k = 0; k < links.hosts.length; k++) {
     for (const f of links.hosts[k]!.frames) {
-      let type = rd16(f, ETH_TYPE), l3 = ETH_HEADER_LEN, vlan = -1;
-      if (type === ETHERTYPE_VLAN) {
-        const tag = new VlanView().reset(f, ETH_TYPE, f.length - ETH_TYPE);
-        vlan = tag.vid; type = tag.innerType; l3 = VLAN_ETH_HEADER_LEN;
-      }
-      if (type !== ETHERTYPE_IPV4 || ip4.reset(f, l3, f.length - l3).id !== id) continue;
-      p.reset(f, new DataView(f.buffer, f.byteOffset, f.byteLength), 0, f.length);
-      if (parseIp(p, f, l3, f.length - l3, views) !== 0) continue;
+      const vlan = parseFrame(f, p);
+      if (vlan === null) continue;
+      const h = ip4.reset(f, p.l3, p.ipLen);
+      if (h.id !== id) continue;
       const ix = m.ifaces.findIndex((i, n) => (i.vlan ?? -1) === vlan && router.stack.ifaces[n]!.link === k);
       return {
         verdict: 'accept', local: false, reason: null, iface: ix >= 0 ? m.ifaces[ix]!.name : `link ${k}`,
-        out: { proto: p.proto, saddr: p.saddr, daddr: p.daddr, sport: p.sport, dport: p.dport, ttl: ip4.reset(f, l3, f.length - l3).ttl },
+        out: { proto: p.proto, saddr: p.saddr, daddr: p.daddr, sport: p.sport, dport: p.dport, ttl: h.ttl },
       };
     }
   }
@@ -141,7 +132,7 @@ t.test('trace and the router agree on verdict, egress Iface, NAT result and rule
     const g = new Gen(rng(seed));
     const model = randomModel(g);
     const tracer = new Tracer(model);
-    const links = new TraceLinks(model);
+    const links = new OfflineLinks(model);
     const plain = new Router(model, { links: links.routerSide, logger: createLogger({ level: 'silent', pretty: false }), clock: () => 1_000_000 });
     links.start(plain);
     models++;
@@ -156,7 +147,7 @@ t.test('trace and the router agree on verdict, egress Iface, NAT result and rule
       for (const h of links.hosts) h.frames.length = 0;
       const counters0 = Float64Array.from(plain.ruleset.counters.packets);
       const fate0 = Float64Array.from(plain.stack.counters.fate);
-      links.inject(model, inIdx, built.frame);
+      links.inject(inIdx, built.frame);
       const fate1 = Float64Array.from(plain.stack.counters.fate);
       links.settle();
       const want = plainOutcome(model, links, plain, fate0, fate1, spec.id);

@@ -7,9 +7,8 @@
 import t from 'tap';
 import { VIRTIO_NET_HDR_GSO_TCPV4 } from '../../stack/wire/virtio.js';
 import { PacketLink } from '../../drivers/packet.js';
-import {
-  addNs, bridge, inNs, kill, sh, shQuiet, spawnInNs, waitFor,
-} from './tap-helpers.js';
+import { Lab, sh } from '../../lab/netlab.js';
+import { bridge } from '../../lab/l2.js';
 
 const pid = process.pid;
 
@@ -20,58 +19,41 @@ t.test('missing interface -> exception with errno text', async (t) => {
   t.throws(() => new PacketLink({ name: 'way-too-long-ifname' }), { message: /File name too long/ });
 });
 
-function vethInto(root: string, ns: string, cidr: string, offloads: boolean): void {
+/** A veth pair: `root` stays in the root namespace (up, isolated), its peer goes into ns. */
+function vethInto(lab: Lab, root: string, ns: string, cidr: string, offloads: boolean): void {
   const inner = `${root}n`;
-  sh('ip', 'link', 'add', root, 'type', 'veth', 'peer', 'name', inner, 'netns', ns);
-  shQuiet('sysctl', '-qw', `net.ipv6.conf.${root}.disable_ipv6=1`, `net.ipv4.conf.${root}.forwarding=0`);
-  sh('ip', 'link', 'set', root, 'up');
-  sh('ip', '-n', ns, 'addr', 'add', cidr, 'dev', inner);
-  if (!offloads) sh('ip', 'netns', 'exec', ns, 'ethtool', '-K', inner, 'tso', 'off', 'gso', 'off', 'tx', 'off');
-  sh('ip', '-n', ns, 'link', 'set', inner, 'up');
-}
-
-async function listening(ns: string, port: number): Promise<boolean> {
-  const r = await inNs(ns, 'ss', ['-Hltn', `sport = :${port}`]);
-  return r.stdout.includes(`:${port}`);
+  lab.veth(root, inner);
+  sh('sysctl', ['-qw', `net.ipv6.conf.${root}.disable_ipv6=1`, `net.ipv4.conf.${root}.forwarding=0`], { allowFail: true });
+  sh('ip', ['link', 'set', root, 'up']);
+  sh('ip', ['link', 'set', inner, 'netns', ns]);
+  if (!offloads) lab.exec(ns, 'ethtool', ['-K', inner, 'tso', 'off', 'gso', 'off', 'tx', 'off']);
+  lab.attach(inner, ns, cidr);
 }
 
 for (const vnetHdr of [true, false]) {
   t.test(`JS bridge of two veths over AF_PACKET (vnetHdr ${vnetHdr})`, async (t) => {
     const tag = vnetHdr ? 'v' : 'p';
-    const nsA = `nrt-pk${tag}a-${pid}`;
-    const nsB = `nrt-pk${tag}b-${pid}`;
-    const vA = `k${tag}a${pid}`;
-    const vB = `k${tag}b${pid}`;
-    const procs: ReturnType<typeof spawnInNs>[] = [];
-    let a: PacketLink | undefined;
-    let b: PacketLink | undefined;
-    t.teardown(async () => {
-      for (const p of procs) await kill(p);
-      a?.close();
-      b?.close();
-      shQuiet('ip', 'link', 'del', vA);
-      shQuiet('ip', 'link', 'del', vB);
-      shQuiet('ip', 'netns', 'del', nsA);
-      shQuiet('ip', 'netns', 'del', nsB);
-    });
-    addNs(nsA);
-    addNs(nsB);
-    vethInto(vA, nsA, '10.203.0.1/24', vnetHdr);
-    vethInto(vB, nsB, '10.203.0.2/24', vnetHdr);
-    a = new PacketLink({ name: vA, vnetHdr });
-    b = new PacketLink({ name: vB, vnetHdr });
-    t.equal(a.ifindex, Number(sh('cat', `/sys/class/net/${vA}/ifindex`).trim()), 'ifindex');
+    const lab = new Lab(t, `pk${tag}`);
+    const nsA = lab.ns('a'), nsB = lab.ns('b');
+    const vA = lab.name('ka'), vB = lab.name('kb');
+    vethInto(lab, vA, nsA, '10.203.0.1/24', vnetHdr);
+    vethInto(lab, vB, nsB, '10.203.0.2/24', vnetHdr);
+    const a = new PacketLink({ name: vA, vnetHdr });
+    t.teardown(() => a.close());
+    const b = new PacketLink({ name: vB, vnetHdr });
+    t.teardown(() => b.close());
+    t.equal(a.ifindex, Number(sh('cat', [`/sys/class/net/${vA}/ifindex`]).trim()), 'ifindex');
     t.equal(a.vnetHdr, vnetHdr);
     const st = bridge(a, b);
 
-    const ping = await inNs(nsA, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', '10.203.0.2']);
+    const ping = await lab.run(nsA, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', '10.203.0.2']);
     t.equal(ping.code, 0, 'ping across the AF_PACKET bridge');
     t.match(ping.stdout, /3 received/);
 
-    procs.push(spawnInNs(nsB, 'iperf3', ['-s', '-1', '-B', '10.203.0.2', '-p', '5202']));
-    t.ok(await waitFor(() => listening(nsB, 5202), 10000), 'iperf3 server up');
+    lab.spawn(nsB, 'iperf3', ['-s', '-1', '-B', '10.203.0.2', '-p', '5202']);
+    await lab.listening(nsB, [5202]);
     st.maxFrame = 0;
-    const ip = await inNs(nsA, 'iperf3', ['-c', '10.203.0.2', '-p', '5202', '-t', '2', '-J'], 30000);
+    const ip = await lab.run(nsA, 'iperf3', ['-c', '10.203.0.2', '-p', '5202', '-t', '2', '-J'], { timeoutMs: 30000 });
     t.equal(ip.code, 0, 'iperf3 completed');
     const bps = (JSON.parse(ip.stdout) as { end: { sum_received: { bits_per_second: number } } })
       .end.sum_received.bits_per_second;

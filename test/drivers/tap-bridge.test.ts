@@ -5,59 +5,40 @@
 
 import t from 'tap';
 import { VIRTIO_NET_HDR_GSO_TCPV4 } from '../../stack/wire/virtio.js';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TapLink } from '../../drivers/tap.js';
-import {
-  addNs, bridge, inNs, kill, placeInNs, shQuiet, spawnInNs, waitFor,
-} from './tap-helpers.js';
-
-const pid = process.pid;
-
-async function listening(ns: string, port: number): Promise<boolean> {
-  const r = await inNs(ns, 'ss', ['-Hltn', `sport = :${port}`]);
-  return r.stdout.includes(`:${port}`);
-}
+import { Lab } from '../../lab/netlab.js';
+import { bridge } from '../../lab/l2.js';
 
 for (const vnetHdr of [true, false]) {
   t.test(`JS L2 bridge between two TAPs (vnetHdr ${vnetHdr})`, async (t) => {
     const tag = vnetHdr ? 'v' : 'p';
-    const nsA = `nrt-br${tag}a-${pid}`;
-    const nsB = `nrt-br${tag}b-${pid}`;
-    const devA = `tb${tag}a${pid}`;
-    const devB = `tb${tag}b${pid}`;
-    const dir = mkdtempSync(join(tmpdir(), 'nrt-http-'));
+    const lab = new Lab(t, `br${tag}`);
+    const nsA = lab.ns('a'), nsB = lab.ns('b');
+    const devA = lab.name('tba'), devB = lab.name('tbb');
+    const dir = lab.tmpdir('http');
     writeFileSync(join(dir, 'blob'), Buffer.alloc(1 << 20, 0x5a));
-    addNs(nsA);
-    addNs(nsB);
     const a = new TapLink({ name: devA, vnetHdr });
+    t.teardown(() => a.close());
     const b = new TapLink({ name: devB, vnetHdr });
-    const procs: ReturnType<typeof spawnInNs>[] = [];
-    t.teardown(async () => {
-      for (const p of procs) await kill(p);
-      a.close();
-      b.close();
-      shQuiet('ip', 'netns', 'del', nsA);
-      shQuiet('ip', 'netns', 'del', nsB);
-      rmSync(dir, { recursive: true, force: true });
-    });
-    placeInNs(devA, nsA, '10.202.0.1/24');
-    placeInNs(devB, nsB, '10.202.0.2/24');
+    t.teardown(() => b.close());
+    lab.attach(devA, nsA, '10.202.0.1/24');
+    lab.attach(devB, nsB, '10.202.0.2/24');
     const st = bridge(a, b);
 
-    const ping = await inNs(nsA, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', '10.202.0.2']);
+    const ping = await lab.run(nsA, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', '10.202.0.2']);
     t.equal(ping.code, 0, 'ping across the bridge');
 
-    procs.push(spawnInNs(nsB, 'python3', ['-m', 'http.server', '-b', '10.202.0.2', '-d', dir, '8080']));
-    t.ok(await waitFor(() => listening(nsB, 8080), 10000), 'http server up');
-    const curl = await inNs(nsA, 'curl', ['-s', '-o', '/dev/null', '-w', '%{http_code} %{size_download}', 'http://10.202.0.2:8080/blob']);
+    lab.spawn(nsB, 'python3', ['-m', 'http.server', '-b', '10.202.0.2', '-d', dir, '8080']);
+    await lab.listening(nsB, [8080]);
+    const curl = await lab.run(nsA, 'curl', ['-s', '-o', '/dev/null', '-w', '%{http_code} %{size_download}', 'http://10.202.0.2:8080/blob']);
     t.equal(curl.stdout, `200 ${1 << 20}`, 'curl fetched 1 MiB across');
 
-    procs.push(spawnInNs(nsB, 'iperf3', ['-s', '-1', '-B', '10.202.0.2', '-p', '5201']));
-    t.ok(await waitFor(() => listening(nsB, 5201), 10000), 'iperf3 server up');
+    lab.spawn(nsB, 'iperf3', ['-s', '-1', '-B', '10.202.0.2', '-p', '5201']);
+    await lab.listening(nsB, [5201]);
     st.maxFrame = 0;
-    const ip = await inNs(nsA, 'iperf3', ['-c', '10.202.0.2', '-p', '5201', '-t', '2', '-J'], 30000);
+    const ip = await lab.run(nsA, 'iperf3', ['-c', '10.202.0.2', '-p', '5201', '-t', '2', '-J'], { timeoutMs: 30000 });
     t.equal(ip.code, 0, 'iperf3 completed');
     const bps = (JSON.parse(ip.stdout) as { end: { sum_received: { bits_per_second: number } } })
       .end.sum_received.bits_per_second;

@@ -8,7 +8,10 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { TapLink } from '../../drivers/tap.js';
 import { macFromName, nativeAddon } from '../../drivers/native.js';
-import { addNs, inNs, ipv4, macStr, placeInNs, sh, shQuiet, startResponder } from './tap-helpers.js';
+import { Lab, sh } from '../../lab/netlab.js';
+import { startResponder } from '../../lab/l2.js';
+import { formatMac as macStr } from '../../stack/wire/ethernet.js';
+import { parseIpv4 } from '../../stack/wire/ipv4.js';
 
 const pid = process.pid;
 
@@ -19,7 +22,7 @@ t.test('errors carry the errno text and never crash', async (t) => {
   t.throws(() => new TapLink({ name: `tq${pid}`, batch: 0 }), RangeError);
   t.throws(() => new TapLink({ name: `tq${pid}`, mac: '02:00:00:zz:00:01' }), /bad MAC address/);
   t.throws(() => new TapLink({ name: `tq${pid}`, headroom: 8 }), RangeError);
-  t.throws(() => sh('ip', 'link', 'show', `tq${pid}`), 'no device left behind by failed opens');
+  t.throws(() => sh('ip', ['link', 'show', `tq${pid}`]), 'no device left behind by failed opens');
   t.throws(() => nativeAddon().ifGetMtu(`nx${pid}`), { message: new RegExp(`^SIOCGIFMTU nx${pid}: No such device`), code: 'ENODEV' });
   t.throws(() => new (nativeAddon() as unknown as { openTap: unknown; NativeLink: new () => unknown }).NativeLink(), /openTap/);
 });
@@ -71,7 +74,7 @@ t.test('open, controls, idempotent close', async (t) => {
   t.equal(link.mtu, 1400);
   t.equal(nativeAddon().ifGetMtu(name), 1400);
   link.setUp(true);
-  t.match(sh('ip', 'link', 'show', name), /UP/);
+  t.match(sh('ip', ['link', 'show', name]), /UP/);
   link.setUp(false);
   t.throws(() => new TapLink({ name }), { code: 'EBUSY', message: /TUNSETIFF: Device or resource busy/ }, 'second open of a single-queue TAP');
   link.close();
@@ -81,7 +84,7 @@ t.test('open, controls, idempotent close', async (t) => {
   t.equal(link.send(new Uint8Array(256), off, len, 1), 0, 'send after close writes nothing');
   t.equal(link.stats.txDropped, 1);
   t.throws(() => link.start(() => {}), /closed/);
-  t.throws(() => sh('ip', 'link', 'show', name), 'device gone after close');
+  t.throws(() => sh('ip', ['link', 'show', name]), 'device gone after close');
 
   const named = new TapLink({ name: 'naclt%d', mac: '02:00:00:00:00:01' });
   t.match(named.name, /^naclt\d+$/, 'kernel-chosen name');
@@ -92,25 +95,22 @@ t.test('open, controls, idempotent close', async (t) => {
 for (const vnetHdr of [true, false]) {
   t.test(`ping from a namespace answered in JS (vnetHdr ${vnetHdr})`, async (t) => {
     const tag = vnetHdr ? 'v' : 'p';
-    const ns = `nrt-tap${tag}-${pid}`;
-    const name = `tp${tag}${pid}`;
-    addNs(ns);
+    const lab = new Lab(t, `tap${tag}`);
+    const ns = lab.ns('h');
+    const name = lab.name('tp');
     const link = new TapLink({ name, vnetHdr });
-    t.teardown(() => {
-      link.close();
-      shQuiet('ip', 'netns', 'del', ns);
-    });
-    placeInNs(name, ns, '10.201.1.2/24');
+    t.teardown(() => link.close());
+    lab.attach(name, ns, '10.201.1.2/24');
     t.throws(() => link.setUp(true), { code: 'ENODEV' }, 'by-name controls fail once the device moved');
     t.equal(link.kernelMac().length, 6, 'fd still answers after the move');
-    const seen = startResponder(link, ipv4('10.201.1.1'));
-    const r = await inNs(ns, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', '10.201.1.1']);
+    const seen = startResponder(link, parseIpv4('10.201.1.1')!);
+    const r = await lab.run(ns, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', '10.201.1.1']);
     t.equal(r.code, 0, `ping: ${r.stdout}${r.stderr}`);
     t.match(r.stdout, /3 received/);
     t.ok(seen.arp >= 1, 'ARP answered');
     t.equal(seen.echo, 3, 'three echo requests');
     t.ok(link.stats.rxPackets >= 4 && link.stats.txPackets >= 4, 'counters');
-    const neigh = sh('ip', '-n', ns, 'neigh', 'show', '10.201.1.1');
+    const neigh = sh('ip', ['-n', ns, 'neigh', 'show', '10.201.1.1']);
     t.match(neigh, macStr(link.mac), 'namespace learned the router MAC');
   });
 }

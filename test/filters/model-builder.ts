@@ -5,6 +5,7 @@ import type {
   CmpOp, Cond, Field, FunctionDef, FunctionType, Hook, IfaceModel, LogArg, Model, Operand, RouteModel,
   Stmt, Subtype, ValueSet,
 } from '../../src/config/model.js';
+import { parseIpv4, prefixMask } from '../../stack/wire/ipv4.js';
 
 export const FILE = 'test.nacl';
 
@@ -60,7 +61,7 @@ export class ModelBuilder {
   iface(name: string, address: number, prefix: number, chains: Partial<Record<Hook, string[]>> = {}): IfaceModel {
     const i: IfaceModel = {
       name, index: this.model.ifaces.length, vlan: null, config: 'static', address,
-      netmask: prefix === 0 ? 0 : (~0 << (32 - prefix)) >>> 0, gateway: null, dns: null, masquerade: false,
+      netmask: prefixMask(prefix), gateway: null, dns: null, masquerade: false,
       sendQueueLimit: null, bufferLimit: null,
       chains: { prerouting: [], input: [], output: [], postrouting: [], ...chains },
       loc: { file: FILE, line: this.line++, col: 1 },
@@ -73,7 +74,7 @@ export class ModelBuilder {
     this.model.gateway = {
       name: 'gw', forward, sendTimeExceeded: true, loc: { file: FILE, line: this.line++, col: 1 },
       routes: routes.map((r) => ({
-        name: null, cost: r.cost ?? 100, ...r, netmask: r.prefix === 0 ? 0 : (~0 << (32 - r.prefix)) >>> 0,
+        name: null, cost: r.cost ?? 100, ...r, netmask: prefixMask(r.prefix),
         loc: { file: FILE, line: this.line++, col: 1 },
       })),
     };
@@ -100,9 +101,7 @@ export const bool = (value: boolean): Cond => ({ kind: 'const', value, loc: L })
 export const str = (text: string): LogArg => ({ kind: 'str', text });
 export const fld = (field: Field): LogArg => ({ kind: 'field', field });
 
-export function ip(s: string): number {
-  return s.split('.').reduce((a, o) => a * 256 + Number(o), 0);
-}
+export const ip = (s: string): number => parseIpv4(s)!;
 
 export function condText(c: Cond): string {
   const op = (o: Operand): string => (o.kind === 'field' ? o.field : String(o.value));

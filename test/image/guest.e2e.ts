@@ -7,7 +7,7 @@
 import t from 'tap';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Lab, ROOT, sh, skipReason, waitFor } from '../../src/netlab.js';
+import { Lab, ROOT, sh, skipReason, waitFor } from '../../lab/netlab.js';
 import { seedChecks, seedScenario } from '../netns/seed-scenario.js';
 
 const BIN = join(ROOT, 'bin', 'nacl-router.js');

@@ -3,7 +3,7 @@
 import t from 'tap';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Lab, skipReason, waitFor } from '../../src/netlab.js';
+import { Lab, skipReason, waitFor } from '../../lab/netlab.js';
 import { routerBetween } from './router-process.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));

@@ -6,7 +6,7 @@ import t from 'tap';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { Lab, skipReason, sleep, waitFor } from '../../src/netlab.js';
+import { Lab, skipReason, sleep, waitFor } from '../../lab/netlab.js';
 import { routerBetween } from './router-process.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));

@@ -2,7 +2,7 @@
 import t from 'tap';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Lab, ROOT, sh, skipReason } from '../../src/netlab.js';
+import { Lab, ROOT, sh, skipReason } from '../../lab/netlab.js';
 import { routerBetween } from './router-process.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));

@@ -8,7 +8,7 @@
 import t, { type Test } from 'tap';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { Lab, sh, skipReason, sleep, waitFor } from '../../src/netlab.js';
+import { Lab, sh, skipReason, sleep, waitFor } from '../../lab/netlab.js';
 import { routerBetween, type RouterProc } from './router-process.js';
 
 /** `rules` forward rules that never match the test hosts (sources in 172.16/12), each an

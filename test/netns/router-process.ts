@@ -2,9 +2,10 @@
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { Lab, ROOT, sh, waitFor } from '../../src/netlab.js';
+import { Lab, ROOT, sh, waitFor } from '../../lab/netlab.js';
 
 let seq = 0;
+const BIN = join(ROOT, 'bin', 'nacl-router.js');
 
 export interface RouterProc {
   out(): string;
@@ -22,10 +23,11 @@ export interface RouterProc {
 /** Run `nacl-router run FILE --link ...` (links like `0=tap:NAME`), wait for the named TAP/links. */
 export async function startRouter(lab: Lab, file: string, links: string[], waitLinks: string[], extra: string[] = [], startMs = 60_000): Promise<RouterProc> {
   const ctl = join(tmpdir(), `nacl-ctl-${process.pid}-${seq++}.sock`);
-  const args = [join(ROOT, 'bin', 'nacl-router.js'), 'run', file, '--ctl', ctl];
+  const args = ['run', file, '--ctl', ctl];
   for (const l of links) args.push('--link', l);
   args.push(...extra);
-  const p = lab.spawn(null, process.execPath, args, { ...process.env, NACL_LOG_LEVEL: 'debug' });
+  // The bin itself, as a user starts it: its first line sets node's flags.
+  const p = lab.spawn(null, BIN, args, { ...process.env, NACL_LOG_LEVEL: 'debug' });
   try {
     await waitFor(`router links ${waitLinks.join(',')}`, () => {
       if (p.exitCode !== null) throw new Error(`router exited early (${p.exitCode}):\n${p.out()}`);
@@ -41,9 +43,9 @@ export async function startRouter(lab: Lab, file: string, links: string[], waitL
   return {
     out: () => p.out(),
     ctl,
-    ctlCmd: (cmd: string, ...args: string[]) => sh(process.execPath, [join(ROOT, 'bin', 'nacl-router.js'), 'ctl', '--socket', ctl, cmd, ...args], { timeout: 600_000 }),
+    ctlCmd: (cmd: string, ...args: string[]) => sh(BIN, ['ctl', '--socket', ctl, cmd, ...args], { timeout: 600_000 }),
     ctlAsync: (cmd: string, ...args: string[]) => new Promise((resolve) => {
-      const c = spawn(process.execPath, [join(ROOT, 'bin', 'nacl-router.js'), 'ctl', '--socket', ctl, '--timeout', '120', cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const c = spawn(BIN, ['ctl', '--socket', ctl, '--timeout', '120', cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       let err = '';
       c.stdout.on('data', (d: Buffer) => { out += d.toString(); });

@@ -5,7 +5,7 @@
 // receiver). Real ping, curl, nmap, socat and a real syslog daemon.
 import { join } from 'node:path';
 import type { Test } from 'tap';
-import { Lab, ROOT, seedHosts, waitFor } from '../../src/netlab.js';
+import { Lab, ROOT, seedHosts, waitFor } from '../../lab/netlab.js';
 
 /** Puts the two links into the hosts and starts the inside servers: HTTP on 80 and 443,
  *  something on 22 and 8080 (to see filtering, not RST), the port-forward target on

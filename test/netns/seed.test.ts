@@ -3,7 +3,7 @@
 // The hosts and checks are in seed-scenario.ts.
 import t from 'tap';
 import { join } from 'node:path';
-import { Lab, ROOT, sh, skipReason } from '../../src/netlab.js';
+import { Lab, ROOT, sh, skipReason } from '../../lab/netlab.js';
 import { startRouter } from './router-process.js';
 import { seedChecks, seedScenario } from './seed-scenario.js';
 

@@ -5,7 +5,7 @@ import t from 'tap';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
-import { Lab, skipReason } from '../../src/netlab.js';
+import { Lab, skipReason } from '../../lab/netlab.js';
 import { routerBetween } from './router-process.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { checksum, pseudoSum, sum16 } from '../../stack/wire/checksum.js';
 import { emitEthernet, ETH_HEADER_LEN, ETHERTYPE_IPV4 } from '../../stack/wire/ethernet.js';
 import { ICMP_CSUM, ICMP_HEADER_LEN, ICMP_ID, ICMP_SEQ, ICMP_TYPE, ICMP_CODE, isIcmpError, isIcmpQuery } from '../../stack/wire/icmp.js';
-import { emitIpv4, formatIpv4, IP_FLAG_MF, IP_FRAG_OFFSET_MASK, IP_MIN_HEADER_LEN, Ipv4View, parseIpv4, PROTO_ICMP, PROTO_TCP, PROTO_UDP } from '../../stack/wire/ipv4.js';
+import { emitIpv4, IP_FLAG_MF, IP_FRAG_OFFSET_MASK, IP_MIN_HEADER_LEN, Ipv4View, parseIpv4, PROTO_ICMP, PROTO_TCP, PROTO_UDP } from '../../stack/wire/ipv4.js';
 import { Pkt } from '../../stack/wire/pkt.js';
 import { TCP_ACK_NUM, TCP_CSUM, TCP_DOFF, TCP_FLAGS, TCP_MIN_HEADER_LEN, TCP_SEQ, TCP_WINDOW } from '../../stack/wire/tcp.js';
 import { L4_DPORT, L4_SPORT, UDP_CSUM, UDP_HEADER_LEN, UDP_LEN } from '../../stack/wire/udp.js';

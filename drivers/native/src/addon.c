@@ -26,7 +26,6 @@ static napi_value init(napi_env env, napi_value exports) {
     {"ifGetMac", NULL, nl_if_get_mac, NULL, NULL, NULL, napi_enumerable, NULL},
     {"ifIndex", NULL, nl_if_index, NULL, NULL, NULL, napi_enumerable, NULL},
     {"busyPoll", NULL, nl_busy_poll, NULL, NULL, NULL, napi_enumerable, NULL},
-    {"execv", NULL, nl_execv, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

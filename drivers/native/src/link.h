@@ -91,7 +91,6 @@ napi_value nl_if_index(napi_env env, napi_callback_info info);
 int nl_ifname_arg(napi_env env, napi_value v, char out[IFNAMSIZ]);
 
 napi_value nl_busy_poll(napi_env env, napi_callback_info info);
-napi_value nl_execv(napi_env env, napi_callback_info info);
 
 napi_value nl_link_class(napi_env env);
 napi_value nl_open_tap(napi_env env, napi_callback_info info);

@@ -30,7 +30,7 @@ async function main(): Promise<number> {
     process.stdout.write(`nacl-router demo: ${seed}\n` +
       `  outside host  10.0.0.1 (and bastion 10.55.1.1)  --[${tap0}]--  10.0.0.2 router 192.168.0.1  --[${tap1}]--  inside host 192.168.0.54/.10/.5/.231\n\n`);
     const ctl = join(tmpdir(), `nacl-demo-${process.pid}.sock`);
-    const router = lab.spawn(null, process.execPath, [join(ROOT, 'bin', 'nacl-router.js'), 'run', seed, '--link', `0=tap:${tap0}`, '--link', `1=tap:${tap1}`, '--ctl', ctl],
+    const router = lab.spawn(null, join(ROOT, 'bin', 'nacl-router.js'), ['run', seed, '--link', `0=tap:${tap0}`, '--link', `1=tap:${tap1}`, '--ctl', ctl],
       { ...process.env, NACL_LOG_LEVEL: 'warn' });
     await waitFor('router links', () => {
       if (router.exitCode !== null) throw new Error(`router exited:\n${router.out()}`);
@@ -57,7 +57,7 @@ async function main(): Promise<number> {
     process.stdout.write(`\nrsyslogd on 192.168.0.231:6514 (inside) received ${logs.length} messages (severity|app|msgid|text), for example:\n`);
     const pick = [logs.find((l) => l.startsWith('info|') && /port/.test(l)), logs.find((l) => l.startsWith('warning|')), logs.find((l) => /established/.test(l))];
     for (const l of pick) if (l) process.stdout.write(`  ${l}\n`);
-    const show = sh(process.execPath, [join(ROOT, 'bin', 'nacl-router.js'), 'ctl', '--socket', ctl, 'show'], { allowFail: true });
+    const show = sh(join(ROOT, 'bin', 'nacl-router.js'), ['ctl', '--socket', ctl, 'show'], { allowFail: true });
     const hits = show.split('\n').filter((l) => /packets [1-9]/.test(l) && /(accept|drop)\b/.test(l)).slice(0, 6);
     process.stdout.write(`\nrules that matched (nacl-router ctl show):\n${hits.map((l) => `  ${l.trim().replace(/\s{2,}/g, '  ')}`).join('\n')}\n`);
     router.kill('SIGTERM');

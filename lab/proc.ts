@@ -1,8 +1,36 @@
-// Child processes for the benchmark harness: one-shot commands (optionally inside a network
-// namespace) and background programs that announce readiness with a line on stdout.
-// Every background process is registered so that stopAll() can end it on any exit path; a
-// process is only ever signalled by its own pid.
-import { spawn, type ChildProcess } from 'node:child_process';
+// Child processes for the lab (end-to-end tests, the demo and the benchmark): one-shot commands
+// run synchronously (sh) or without blocking the event loop (run, nsRun: what must not stop a
+// link that is forwarding), optionally inside a network namespace, and background programs that
+// announce readiness with a line on stdout. Every background process is registered so that
+// stopAll() can end it on any exit path; a process is only ever signalled by its own pid.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+
+export interface ShOptions { allowFail?: boolean; timeout?: number }
+
+/** Run a command to its end and return its stdout; throws with its stderr on failure (with
+ *  allowFail: returns stdout + stderr). Blocks: not while a link needs the event loop. */
+export function sh(cmd: string, args: string[], opts: ShOptions = {}): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', timeout: opts.timeout ?? 20000, stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    if (opts.allowFail) {
+      const err = e as { stdout?: string; stderr?: string };
+      return (err.stdout ?? '') + (err.stderr ?? '');
+    }
+    const err = e as { stderr?: string; message: string };
+    throw new Error(`${cmd} ${args.join(' ')}: ${err.stderr || err.message}`);
+  }
+}
+
+/** Poll until pred() holds (it may be async); throws `timed out waiting for WHAT`. */
+export async function waitFor(what: string, pred: () => boolean | Promise<boolean>, timeoutMs = 10000, stepMs = 50): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await pred()) return;
+    await sleep(stepMs);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
 
 export interface RunResult {
   code: number;

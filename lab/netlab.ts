@@ -2,21 +2,19 @@
 // namespaces, links, real client/server processes and the router process. Everything a Lab makes
 // is removed by cleanup() (namespaces deleted, processes killed), which tests register as a
 // teardown so it runs even when they fail. Names carry the pid so parallel runs never collide.
+// Test infrastructure: not part of the product (dist/ does not hold it).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../drivers/native.js';
+import { nsRun, sh, sleep, waitFor, type RunOptions, type RunResult } from './proc.js';
 
-/** The package root (works from src/ under ts-node and from dist/src/). */
-export const ROOT = findRoot(dirname(fileURLToPath(import.meta.url)));
+export { sh, sleep, waitFor };
 
-function findRoot(dir: string): string {
-  for (let d = dir; ; d = dirname(d)) {
-    if (existsSync(join(d, 'package.json'))) return d;
-    if (dirname(d) === d) return dir;
-  }
-}
+/** The package root. */
+export const ROOT = packageRoot();
+
 export const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
 export const HAS_TUN = existsSync('/dev/net/tun');
 
@@ -26,32 +24,6 @@ export function skipReason(): string | null {
   if (!HAS_TUN) return 'needs /dev/net/tun';
   if (!existsSync(join(ROOT, 'dist', 'src', 'cli.js'))) return 'needs the build (npm run build)';
   return null;
-}
-
-export function sh(cmd: string, args: string[], opts: { allowFail?: boolean; timeout?: number } = {}): string {
-  try {
-    return execFileSync(cmd, args, { encoding: 'utf8', timeout: opts.timeout ?? 20000, stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (e) {
-    if (opts.allowFail) {
-      const err = e as { stdout?: string; stderr?: string };
-      return (err.stdout ?? '') + (err.stderr ?? '');
-    }
-    const err = e as { stderr?: string; message: string };
-    throw new Error(`${cmd} ${args.join(' ')}: ${err.stderr || err.message}`);
-  }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-export async function waitFor(what: string, pred: () => boolean, timeoutMs = 10000, stepMs = 50): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (pred()) return;
-    await sleep(stepMs);
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 interface Teardown { teardown(fn: () => void | Promise<void>): void }
@@ -86,6 +58,12 @@ export class Lab {
   /** Run a command inside a namespace and return its stdout. */
   exec(ns: string, cmd: string, args: string[], opts: { allowFail?: boolean; timeout?: number } = {}): string {
     return sh('ip', ['netns', 'exec', ns, cmd, ...args], opts);
+  }
+
+  /** Run a command inside a namespace without blocking the event loop (a link in this
+   *  process keeps forwarding meanwhile). */
+  run(ns: string, cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+    return nsRun(ns, cmd, args, { allowFail: true, ...opts });
   }
 
   /** Exit status of a command inside a namespace (no throw). */

@@ -1,19 +1,22 @@
 // Raw driver rate, no namespaces: 60-byte frames pumped from a PacketLink on a TAP's kernel
 // side into the TapLink (pk2tap) or the other way (tap2pk), sender and receiver sharing this
-// one thread. Not a test (not *.test.ts); run as root:
-//   node --import=./node_modules/@tapjs/typescript/dist/esm/import.mjs \
-//     test/drivers/tap-raw-bench.ts [pk2tap|tap2pk] [seconds]
+// one thread. Run as root (npm run build:tools first):
+//   node build/bench/tap-raw.js [pk2tap|tap2pk] [seconds]
 
-import { execFileSync } from 'node:child_process';
-import { TapLink } from '../../drivers/tap.js';
-import { PacketLink } from '../../drivers/packet.js';
+import { PacketLink } from '../drivers/packet.js';
+import { TapLink } from '../drivers/tap.js';
+import { sh } from '../lab/proc.js';
+import { BROADCAST_MAC, emitEthernet } from '../stack/wire/ethernet.js';
+
+/** IEEE local experimental EtherType: the kernel ignores it. */
+const ETHERTYPE_TEST = 0x88b5;
 
 const dir = process.argv[2] ?? 'pk2tap';
 const secs = Number(process.argv[3] ?? '3');
 const name = `rb${process.pid}`;
 const tap = new TapLink({ name, vnetHdr: false });
 tap.setUp(true);
-execFileSync('sysctl', ['-qw', `net.ipv6.conf.${name}.disable_ipv6=1`, `net.ipv4.conf.${name}.forwarding=0`]);
+sh('sysctl', ['-qw', `net.ipv6.conf.${name}.disable_ipv6=1`, `net.ipv4.conf.${name}.forwarding=0`]);
 const pk = new PacketLink({ name, vnetHdr: false });
 
 const N = 64;
@@ -24,10 +27,7 @@ for (let i = 0; i < N; i++) {
   const o = i * 128 + 64;
   off[i] = o;
   len[i] = 60;
-  buf.fill(0xff, o, o + 6);
-  buf[o + 6] = 2;
-  buf[o + 12] = 0x88; // IEEE local experimental ethertype: ignored by the kernel
-  buf[o + 13] = 0xb5;
+  emitEthernet(buf, o, BROADCAST_MAC, 0, Uint8Array.of(2, 0, 0, 0, 0, 0), 0, ETHERTYPE_TEST);
 }
 const [tx, rx] = dir === 'pk2tap' ? [pk, tap] : [tap, pk];
 let received = 0;
