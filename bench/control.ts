@@ -14,6 +14,7 @@ import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { controlRulesets } from './gen/rulesets.js';
 import { background, nsRun, run, sleep, stopAll } from '../lab/proc.js';
+import { routerArgv } from '../src/node-flags.js';
 import { repoRoot } from './programs.js';
 import { SERVER_ADDR, defaultCpus, Topology, waitForLink } from './topology.js';
 import { ctlRequest } from '../src/control/ctl.js';
@@ -75,8 +76,9 @@ async function nacl(dir: string, rules: number, runIdx: number): Promise<Control
   await topo.create();
   const t0 = process.hrtime.bigint();
   const since = () => Number(process.hrtime.bigint() - t0) / 1e6;
-  const router = background('nacl-router', '', process.execPath, [join(repoRoot(), 'bin', 'nacl-router.js'), 'run', file,
-    '--link', `0=tap:${a}`, '--link', `1=tap:${b}`, '--ctl', sock], repoRoot());
+  // node with the flags of the bin's first line, as the shebang starts it.
+  const [node, ...argv] = routerArgv(['run', file, '--link', `0=tap:${a}`, '--link', `1=tap:${b}`, '--ctl', sock]);
+  const router = background('nacl-router', '', node!, argv, repoRoot());
   try {
     await waitForLink(a, 600_000, () => router.running);
     await waitForLink(b, 10_000, () => router.running);

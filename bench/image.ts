@@ -75,8 +75,8 @@ async function bootIn(lab: Lab, dir: string, taps: string[], macs: string[], med
     const pid = sh('pgrep', ['-P', String(p.pid), '-x', 'qemu-system-x86'], { allowFail: true }).trim().split('\n')[0];
     if (!pid) return;
     try {
-      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      cpu.push({ t: performance.now(), s: (Number(f[11]) + Number(f[12])) / CLK_TCK });
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      cpu.push({ t: performance.now(), s: (Number(stat[11]) + Number(stat[12])) / CLK_TCK });
     } catch {
       // exited
     }

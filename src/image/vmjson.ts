@@ -7,6 +7,7 @@
 //     "warmup": false, "kernel": "linux-image-...-cloud-amd64=VERSION", "nodeFlags": [...] }
 import type { Diagnostic } from '../config/model.js';
 import { didYouMean } from '../config/diagnostics.js';
+import { formatMac } from '../../stack/wire/ethernet.js';
 
 export type NicDevice = 'virtio' | 'vmxnet3';
 export const NIC_DEVICES: readonly NicDevice[] = ['virtio', 'vmxnet3'];
@@ -42,7 +43,7 @@ const CPUS_MAX = 64;
 
 /** A stable locally administered default MAC for NIC i (QEMU's 52:54:00 prefix). */
 export function defaultMac(i: number): string {
-  return `52:54:00:12:34:${(0x56 + i).toString(16).padStart(2, '0').slice(-2)}`;
+  return formatMac(Uint8Array.of(0x52, 0x54, 0x00, 0x12, 0x34, (0x56 + i) & 0xff));
 }
 
 export function defaultTap(i: number): string {
