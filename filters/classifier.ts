@@ -47,7 +47,10 @@
 // built on another thread and transferred: `Classifier.build()` is pure, `new Classifier(tables)`
 // only allocates the cache.
 
+import { ICMP_TYPE } from '../stack/wire/icmp.js';
+import { PROTO_ICMP, PROTO_TCP, PROTO_UDP } from '../stack/wire/ipv4.js';
 import type { Pkt } from '../stack/wire/pkt.js';
+import { TCP_FLAGS } from '../stack/wire/tcp.js';
 
 export const DIM_PROTO = 0;
 export const DIM_SADDR = 1;
@@ -199,15 +202,15 @@ export class Classifier {
   match(p: Pkt, from: number): number {
     const pr = p.proto;
     const l4 = !p.frag;
-    const ports = l4 && (pr === 6 || pr === 17);
+    const ports = l4 && (pr === PROTO_TCP || pr === PROTO_UDP);
     const sa = p.saddr, da = p.daddr, sp = ports ? p.sport : 0, dp = ports ? p.dport : 0;
     V[0] = pr;
     V[1] = sa;
     V[2] = da;
     V[3] = sp;
     V[4] = dp;
-    V[5] = l4 && pr === 1 ? p.buf[p.l4]! : 0;
-    V[6] = l4 && pr === 6 ? p.buf[p.l4 + 13]! : 0;
+    V[5] = l4 && pr === PROTO_ICMP ? p.buf[p.l4 + ICMP_TYPE]! : 0;
+    V[6] = l4 && pr === PROTO_TCP ? p.buf[p.l4 + TCP_FLAGS]! : 0;
     V[7] = p.ctState;
     let slot = -1, w2 = 0, w3 = 0;
     if (from === 0 && this.fMask >= 0) {

@@ -7,12 +7,19 @@
 // router, so its stack, conntrack, NAT and its real compiled rules are hot for the paths this
 // configuration takes. Then Router.attachLinks() hands it the real links and resets it:
 // no connection, binding, neighbour, counter or log line of the warm-up remains.
+// One piece of the packet path is shared code whatever the configuration: the multi-field
+// classifier's lookup (filters/classifier.ts), one method for every run of rules of every
+// ruleset. The router's traffic warms it when its rules have such runs on the paths the
+// warm-up takes; warmClassifier() compiles it in any case, on a rule set of its own, so a
+// configuration whose classified rules the warm-up traffic does not reach, or a reload that
+// brings the first ones, does not start on an interpreted lookup.
 // (The V8 flags the router needs are set where node starts: bin/nacl-router.js.)
 
 import type { RouterConfig } from './control/build.js';
-import { packetSpec, type PacketSpec } from './control/packet-spec.js';
+import { buildPacket, packetSpec, type PacketSpec } from './control/packet-spec.js';
 import { OfflineLinks, parseFrame } from './offline.js';
 import type { Router } from './router.js';
+import { Classifier, DIM_DADDR, DIM_DPORT, DIM_PROTO, DIM_SADDR, DIM_SPORT } from '../filters/classifier.js';
 import { ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST } from '../stack/wire/icmp.js';
 import { parseIpv4, prefixMask, PROTO_ICMP, PROTO_TCP, PROTO_UDP } from '../stack/wire/ipv4.js';
 import { Pkt } from '../stack/wire/pkt.js';
@@ -65,6 +72,77 @@ function replyTo(p: Pkt, inIface: string): PacketSpec | null {
     return packetSpec({ proto: PROTO_ICMP, ...base, sport: p.sport, dport: p.sport, icmpType: ICMP_ECHO_REPLY });
   }
   return null;
+}
+
+/** The classifier warm-up: rules of mixed shapes (address prefixes /8 to /32 on either side,
+ *  single ports, port ranges and wildcards, TCP/UDP/any protocol, some with two port ranges, so
+ *  the trees have every kind of node and leaf), and packets inside and around the rules. */
+const WARM_RULES = 96;
+const WARM_PACKETS = 512;
+/** Lookups per classifier (with and without flow cache), enough for V8's optimizing compiler. */
+const WARM_LOOKUPS = 12000;
+
+/** Compiles the classifier's lookup on a rule set of its own (nothing of it stays). */
+export function warmClassifier(): number {
+  let seed = 0x2545f491;
+  const rnd = (n: number): number => {
+    seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5;
+    return (seed >>> 0) % n;
+  };
+  const cStart = new Int32Array(WARM_RULES + 1);
+  const cDim: number[] = [], cLo: number[] = [], cHi: number[] = [];
+  const boxes: number[][] = [];
+  const group = (d: number, ranges: Array<[number, number]>): void => ranges.forEach(([lo, hi], k) => {
+    cDim.push(d | (k === ranges.length - 1 ? 128 : 0)); cLo.push(lo); cHi.push(hi);
+  });
+  const prefix = (net: number): [number, number] => {
+    const len = [8, 16, 24, 28, 32, 32][rnd(6)]!;
+    const lo = (net & prefixMask(len)) >>> 0;
+    return [lo, (lo + 2 ** (32 - len) - 1) >>> 0];
+  };
+  const port = (): [number, number] => {
+    const k = rnd(4), lo = 1 + rnd(60000);
+    return k === 0 ? [0, 65535] : k === 1 ? [lo, lo] : [lo, lo + rnd(2000)];
+  };
+  for (let j = 0; j < WARM_RULES; j++) {
+    cStart[j] = cDim.length;
+    const proto = [PROTO_TCP, PROTO_UDP, PROTO_TCP, -1][rnd(4)]!;
+    const src = j % 3 === 2 ? [0, 0xffffffff] as [number, number] : prefix(0x0a000000 + (rnd(64) << 16) + (rnd(256) << 8));
+    const dst = prefix(0xc0a80000 + (rnd(16) << 12) + rnd(4096));
+    const dp = proto < 0 ? [0, 65535] as [number, number] : port(), sp = proto < 0 ? [0, 65535] as [number, number] : port();
+    if (proto >= 0) group(DIM_PROTO, [[proto, proto]]);
+    if (src[1] - src[0] < 0xffffffff) group(DIM_SADDR, [src]);
+    group(DIM_DADDR, [dst]);
+    if (sp[1] - sp[0] < 65535) group(DIM_SPORT, [sp]);
+    if (dp[1] - dp[0] < 65535) group(DIM_DPORT, j % 5 === 0 && dp[1] < 60000 ? [dp, [dp[1] + 100, dp[1] + 200]] : [dp]);
+    boxes.push([proto < 0 ? PROTO_UDP : proto, src[0], src[1], dst[0], dst[1], sp[0], sp[1], dp[0], dp[1]]);
+  }
+  cStart[WARM_RULES] = cDim.length;
+  const definite = new Uint8Array(WARM_RULES);
+  for (let j = 0; j < WARM_RULES; j++) definite[j] = j % 4 === 3 ? 0 : 1;
+  const tables = Classifier.build({
+    n: WARM_RULES, cStart, cDim: Uint8Array.from(cDim), cLo: Uint32Array.from(cLo), cHi: Uint32Array.from(cHi),
+    definite, never: new Uint8Array(WARM_RULES),
+  });
+  const pick = (lo: number, hi: number): number => lo + rnd(Math.min(hi - lo, 0x7ffffffe) + 1);
+  const packets: Pkt[] = [];
+  for (let i = 0; i < WARM_PACKETS; i++) {
+    const b = boxes[rnd(WARM_RULES)]!;
+    const miss = i % 8 === 7;
+    packets.push(buildPacket(packetSpec({
+      proto: i % 16 === 5 ? PROTO_ICMP : b[0]!, icmpType: ICMP_ECHO_REQUEST,
+      saddr: miss ? rnd(0x7fffffff) : pick(b[1]!, b[2]!), daddr: pick(b[3]!, b[4]!),
+      sport: pick(b[5]!, b[6]!), dport: miss ? rnd(65536) : pick(b[7]!, b[8]!),
+    })));
+  }
+  let found = 0;
+  for (const c of [new Classifier(tables), new Classifier(tables, 0)]) {
+    for (let k = 0; k < WARM_LOOKUPS; k++) {
+      const p = packets[k % WARM_PACKETS]!;
+      if (c.match(p, k & 4 ? 0 : rnd(WARM_RULES)) >= 0) found++;
+    }
+  }
+  return found;
 }
 
 /**
@@ -135,5 +213,6 @@ export async function warmUp(router: Router, links: OfflineLinks, budgetMs = 300
     router.silent = false;
     for (const l of links.all) l.close();
   }
+  warmClassifier();
   return { packets, ms: performance.now() - t0 };
 }

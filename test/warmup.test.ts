@@ -2,6 +2,9 @@
 // takes other links and nothing of the warm-up is left: no connection, NAT binding, neighbour,
 // counter or log message; and it forwards (with NAT) on its new links as a fresh router does.
 import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { nodeFlags } from '../src/node-flags.js';
 import { loadConfig } from '../src/config/index.js';
 import { packetSpec } from '../src/control/packet-spec.js';
 import { createLogger } from '../src/log/logger.js';
@@ -73,4 +76,22 @@ t.test('warm-up on the real router, then a fresh router on the real links', asyn
   const f2 = router.stack.snapshot().fate;
   t.equal(f2.rx, f2.forwarded + f2.delivered + f2.dropped + f2.queued, 'fate ledger adds up');
   t.end();
+});
+
+t.test('the classifier lookup is optimized after the warm-up, whatever the rules', async (t) => {
+  // In node started with the router's flags (bin/nacl-router.js), V8's own view of the shared
+  // lookup: a configuration without classified rules still leaves it compiled for a reload.
+  const dist = (f: string): string => fileURLToPath(new URL(`../dist/${f}`, import.meta.url));
+  const src = `
+    const { warmClassifier } = await import(${JSON.stringify(dist('src/warmup.js'))});
+    const { Classifier } = await import(${JSON.stringify(dist('filters/classifier.js'))});
+    const before = %GetOptimizationStatus(Classifier.prototype.match);
+    const found = warmClassifier();
+    console.log(JSON.stringify({ before, after: %GetOptimizationStatus(Classifier.prototype.match), found }));`;
+  const out = execFileSync(process.execPath, [...nodeFlags(), '--allow-natives-syntax', '--input-type=module', '-e', src], { encoding: 'utf8' });
+  const r = JSON.parse(out) as { before: number; after: number; found: number };
+  const OPTIMIZED = 16; // V8's OptimizationStatus::kOptimized
+  t.equal(r.before & OPTIMIZED, 0, 'cold before');
+  t.equal(r.after & OPTIMIZED, OPTIMIZED, `optimized after (status ${r.after.toString(2)})`);
+  t.ok(r.found > 0, `the warm-up's lookups found rules (${r.found})`);
 });

@@ -20,7 +20,7 @@
 // Trace generation follows the paper's trace generator: each header is a random point inside a
 // rule picked uniformly from the whole list (so hits land all over it).
 
-import { formatAddr } from '../../filters/fields.js';
+import { formatIpv4 } from '../../stack/wire/ipv4.js';
 
 export type Family = 'acl' | 'fw' | 'ipc';
 export const FAMILIES: readonly Family[] = ['acl', 'fw', 'ipc'];
@@ -245,8 +245,8 @@ function naclCond(rule: CbRule, inBlock: boolean): string {
   const t: string[] = [];
   if (rule.proto >= 0 && !inBlock) t.push(`ip.protocol == ${rule.proto}`);
   const addr = (f: string, x: [number, number], len: number): void => {
-    if (len === 32) t.push(`${f} == ${formatAddr(x[0])}`);
-    else if (len > 0) t.push(`${f} in ${formatAddr(x[0])}/${len}`);
+    if (len === 32) t.push(`${f} == ${formatIpv4(x[0])}`);
+    else if (len > 0) t.push(`${f} in ${formatIpv4(x[0])}/${len}`);
   };
   addr('ip.saddr', rule.src, rule.srcLen);
   addr('ip.daddr', rule.dst, rule.dstLen);
@@ -282,7 +282,7 @@ export function naclBody(rules: CbRule[], indent = '  '): string[] {
 }
 
 function cidr(x: [number, number], len: number): string {
-  return `${formatAddr(x[0])}/${len}`;
+  return `${formatIpv4(x[0])}/${len}`;
 }
 
 /** iptables-restore lines for a chain (without the table header). */

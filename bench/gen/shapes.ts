@@ -11,7 +11,7 @@
 // No rule of any shape matches the benchmark's own traffic (10.10.1.2 <-> 10.10.2.2), so every
 // packet is tested against all of them (the worst case for a linear device).
 
-import { parseAddr } from '../../filters/packet-spec.js';
+import { parseIpv4 } from '../../stack/wire/ipv4.js';
 import { CLIENT_ADDR, SERVER_ADDR } from '../topology.js';
 import { generateClassbench, iptablesLines, naclBody, nftLines, nftSetLines, touches, type Family } from './classbench.js';
 import { ruleAddr } from './rulesets.js';
@@ -88,7 +88,7 @@ export function shapeRules(shape: Shape, n: number, chain: string, seed = 1): Sh
       };
     }
     case 'acl': case 'fw': case 'ipc': {
-      const a = parseAddr(CLIENT_ADDR)!, b = parseAddr(SERVER_ADDR)!;
+      const a = parseIpv4(CLIENT_ADDR)!, b = parseIpv4(SERVER_ADDR)!;
       const rules = generateClassbench(shape as Family, n, seed, { exclude: (r) => touches(r, a, b) });
       return { nacl: naclBody(rules), iptables: iptablesLines(rules, chain), nft: nftLines(rules), nftSet: nftSetLines(rules, shape) };
     }

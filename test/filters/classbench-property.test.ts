@@ -10,7 +10,7 @@
 import t from 'tap';
 import { compileRuleset, type CompileOptions } from '../../filters/compile.js';
 import { TraceRecorder } from '../../filters/trace.js';
-import { buildPacket } from '../../filters/packet-spec.js';
+import { buildPacket } from '../../src/control/packet-spec.js';
 import type { Cond, Stmt, Subtype } from '../../src/config/model.js';
 import type { Pkt } from '../../stack/wire/pkt.js';
 import { classbenchTrace, FAMILIES, generateClassbench, type CbRule } from '../../bench/gen/classbench.js';

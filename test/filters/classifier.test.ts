@@ -6,8 +6,11 @@
 
 import t from 'tap';
 import { Classifier, classifierStats, DIM_MAX, DIMS, type ClassifierRules } from '../../filters/classifier.js';
-import { buildPacket } from '../../filters/packet-spec.js';
+import { buildPacket } from '../../src/control/packet-spec.js';
+import { ICMP_TYPE } from '../../stack/wire/icmp.js';
+import { PROTO_ICMP, PROTO_TCP, PROTO_UDP } from '../../stack/wire/ipv4.js';
 import type { Pkt } from '../../stack/wire/pkt.js';
+import { TCP_FLAGS } from '../../stack/wire/tcp.js';
 import { classbenchTrace, FAMILIES, generateClassbench } from '../../bench/gen/classbench.js';
 import { rng } from './random.js';
 import { compileRuleset } from '../../filters/compile.js';
@@ -35,9 +38,9 @@ function flatten(rules: Groups[], definite: number[], never: number[]): Classifi
 
 /** The packet's value in each dimension (the classifier's reading). */
 function values(p: Pkt): number[] {
-  const l4 = !p.frag, ports = l4 && (p.proto === 6 || p.proto === 17);
-  return [p.proto, p.saddr, p.daddr, ports ? p.sport : 0, ports ? p.dport : 0, l4 && p.proto === 1 ? p.buf[p.l4]! : 0,
-    l4 && p.proto === 6 ? p.buf[p.l4 + 13]! : 0, p.ctState];
+  const l4 = !p.frag, ports = l4 && (p.proto === PROTO_TCP || p.proto === PROTO_UDP);
+  return [p.proto, p.saddr, p.daddr, ports ? p.sport : 0, ports ? p.dport : 0, l4 && p.proto === PROTO_ICMP ? p.buf[p.l4 + ICMP_TYPE]! : 0,
+    l4 && p.proto === PROTO_TCP ? p.buf[p.l4 + TCP_FLAGS]! : 0, p.ctState];
 }
 
 function brute(rules: Groups[], never: number[], v: number[], from: number): number {

@@ -33,10 +33,13 @@ const SOURCES = SCAN.flatMap((d) => files(join(ROOT, d)))
 const BASE = String.raw`(?:p\.)?(?:off|o|l3|l4|o3|o4|in3|in4|ih|ic|fo|h|hdr|ip|l2|eth)`;
 // Names of byte buffers holding frames.
 const BYTES = String.raw`(?:p\.buf|buf|b|bytes|frame|f|g|slab|out|pkt)`;
-const FRAMES = String.raw`(?:p\.buf|buf|bytes|frame|f|slab|out|pkt)`;
+const FRAMES = String.raw`(?:p\.buf|buf|bytes|frame|f|slab|pkt)`;
+// Any name of a byte buffer (\`this.buf\`, \`rxBuf\`, \`data\`): typed-array tables indexed by an
+// entry offset (\`keys[o + 1]\`) are not header reads.
+const BUFFER = String.raw`(?<![\w])(?:[\w.]*(?:buf|Buf)|b|bytes|frame|f|g|slab|out|pkt|data|d|payload|dgram)`;
 const RAW = [
   { what: 'DataView access at a numeric offset', re: new RegExp(String.raw`\.(?:get|set)(?:Uint|Int)(?:8|16|32)\(\s*(?:[\w.]+\s*\+\s*)?\d+\s*[,)]`) },
-  { what: 'byte at header start + number', re: new RegExp(String.raw`\[\s*${BASE}\s*\+\s*\d+\s*\]`) },
+  { what: 'byte at header start + number', re: new RegExp(String.raw`${BUFFER}\[\s*${BASE}\s*\+\s*\d+\s*\]`) },
   { what: 'first byte of a header read bare', re: new RegExp(String.raw`\b${BYTES}\[\s*(?:p\.)?(?:l3|l4|o3|o4|in3|in4)\s*\]`) },
   { what: 'frame byte at a numeric index', re: new RegExp(String.raw`(?<![\w.])${FRAMES}\[\s*\d+\s*\]`) },
   { what: 'byte at a sum of numbers', re: /\w\[\s*\d+(?:\s*\+\s*\d+)+\s*\]/ },
