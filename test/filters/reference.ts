@@ -5,7 +5,7 @@
 import type { Cond, Field, Model, Operand, Stmt } from '../../src/config/model.js';
 import { ADDRESS_FIELDS, SUBTYPE_PROTO } from '../../src/config/model.js';
 import { IcmpView } from '../../stack/wire/icmp.js';
-import { Ipv4View, PROTO_ICMP, PROTO_TCP, PROTO_UDP } from '../../stack/wire/ipv4.js';
+import { formatIpv4, Ipv4View, PROTO_ICMP, PROTO_TCP, PROTO_UDP } from '../../stack/wire/ipv4.js';
 import type { Pkt } from '../../stack/wire/pkt.js';
 import { TCP_DOFF, TcpView } from '../../stack/wire/tcp.js';
 import { UdpView } from '../../stack/wire/udp.js';
@@ -76,8 +76,6 @@ export function evalCond(p: Pkt, c: Cond): boolean {
   }
 }
 
-const dotted = (a: number): string => [24, 16, 8, 0].map((s) => (a >>> s) & 255).join('.');
-
 export class Reference {
   readonly packets: Float64Array;
   readonly bytes: Float64Array;
@@ -131,7 +129,7 @@ export class Reference {
         let msg = '';
         for (const a of s.args) {
           if (a.kind === 'str') msg += a.text.replace(/\\n/g, '\n');
-          else msg += ADDRESS_FIELDS.has(a.field) ? dotted(read(p, a.field)) : String(read(p, a.field));
+          else msg += ADDRESS_FIELDS.has(a.field) ? formatIpv4(read(p, a.field)) : String(read(p, a.field));
         }
         this.calls.push({ kind: s.kind, id: s.id, a: s.kind === 'log' ? 6 : s.severity, b: 0, msg: msg.replace(/\n+$/, '') });
         return -1;

@@ -59,7 +59,7 @@ t.test('no header bytes at raw offsets outside stack/wire/', async (t) => {
 t.test('wire helpers are defined once', async (t) => {
   // A definition of a helper under a name that is the wire module's job.
   const HELPERS: Array<{ what: string; re: RegExp; home: string }> = [
-    { what: 'dotted-quad formatter', re: /`\$\{\(?\w+ >>> 24/, home: 'stack/wire/ipv4.ts' },
+    { what: 'dotted-quad formatter', re: /`\$\{\(?\w+ >>> 24|\[24, 16, 8, 0\]\.map|& 255\)\.join\('\.'\)/, home: 'stack/wire/ipv4.ts' },
     { what: 'dotted-quad parser', re: /\\d\{1,3\}\)\\\.\(\\d\{1,3\}|split\('\.'\)\.(?:map|reduce)/, home: 'stack/wire/ipv4.ts' },
     { what: 'prefix length <-> netmask', re: /<< \(32 - \w+\)|0x80000000 >>> |function (?:prefixOf|maskOf|maskPrefix|prefixMask)\b/, home: 'stack/wire/ipv4.ts' },
     { what: 'MAC text', re: /toString\(16\)\.padStart\(2|function (?:parseMac|formatMac|macStr)\b/, home: 'stack/wire/ethernet.ts' },
