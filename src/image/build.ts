@@ -11,7 +11,7 @@ import { nodeFlags as routerNodeFlags } from '../node-flags.js';
 import { VERSION } from '../version.js';
 import { packageRoot } from '../../drivers/native.js';
 import { kernelKit, PINNED_KERNEL } from './kernel.js';
-import { bundleRouter, sha256, writeInitramfs } from './initramfs.js';
+import { bundleDigest, bundleRouter, sha256, writeInitramfs } from './initramfs.js';
 import { diskFile, writeDisk, type DiskFormat } from './disk.js';
 import { kernelCmdline } from './qemu.js';
 import { defaultMac, defaultTap, defaultVmConfig, formatVmConfig, parseVmConfig, type VmConfig } from './vmjson.js';
@@ -124,7 +124,7 @@ export async function staleReason(dir: string, vm: VmConfig, config: string, dis
     if (m.disk.warmup !== vm.warmup) return 'vm.json changed "warmup" (the disk carries its own command line)';
   }
   try {
-    if (sha256(await bundleRouter(packageRoot())) !== m.bundleSha256) return 'the router changed';
+    if (bundleDigest(await bundleRouter(packageRoot())) !== m.bundleSha256) return 'the router changed';
   } catch {
     // no esbuild (an installed package without devDependencies): keep the image
   }
@@ -150,7 +150,7 @@ export async function buildImage(opts: BuildOptions): Promise<Manifest> {
   for (const n of kit.notes) log(`kernel: ${n}`);
   log(`kernel ${kit.package} ${kit.version}${kit.pinned ? '' : ' (NOT the pinned version)'}; modules ${kit.modules.map((m) => basename(m, '.ko')).join(' ')}`);
   const bundle = await bundleRouter(root);
-  log(`router bundled (${(bundle.length / 1024).toFixed(0)} KiB)`);
+  log(`router bundled (${(bundle.router.length / 1024).toFixed(0)} KiB, build worker ${(bundle.worker.length / 1024).toFixed(0)} KiB)`);
   const nodeFlags = [...routerNodeFlags(), ...(vm.nodeFlags ?? [])];
   const tmpInitrd = join(dir, `.${INITRD_FILE}.tmp`);
   const { files } = await writeInitramfs({ root, node: process.execPath, busybox: findBusybox(), modules: kit.modules, config: opts.config, bundle, nodeFlags }, tmpInitrd);
@@ -177,7 +177,7 @@ export async function buildImage(opts: BuildOptions): Promise<Manifest> {
     config: { path: resolve(opts.config), sha256: sha256(readFileSync(opts.config)) },
     kernel: { package: kit.package, version: kit.version, release: kit.release, pinned: kit.pinned, requested: vm.kernel ?? null, modules: kit.modules.map((m) => basename(m)), notes: kit.notes },
     node: { version: process.version, flags: nodeFlags },
-    bundleSha256: sha256(bundle),
+    bundleSha256: bundleDigest(bundle),
     initrd: { compression: 'zstd', bytes: initrdBytes, contents: Object.values(files).reduce((a, b) => a + b, 0) },
     disk,
     bytes: { kernel: kernelBytes, initrd: initrdBytes, total: kernelBytes + initrdBytes },

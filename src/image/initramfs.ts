@@ -86,33 +86,51 @@ export function sharedLibs(exe: string): string[] {
   return libs;
 }
 
-/** Bundles the router's run command (dist/src/image/guest-entry.js and everything it imports,
- *  pino included) into one CommonJS file with esbuild (a devDependency). */
-export async function bundleRouter(root: string): Promise<Uint8Array> {
+/** The router as the guest runs it: the run command (dist/src/image/guest-entry.js and everything
+ *  it imports, pino included) and the build worker the run command starts as a thread
+ *  (dist/src/control/build-worker.js; src/control/reload.ts finds it next to the bundle). */
+export interface RouterBundle {
+  router: Uint8Array;
+  worker: Uint8Array;
+}
+
+/** Bundles the router into CommonJS files with esbuild (a devDependency). */
+export async function bundleRouter(root: string): Promise<RouterBundle> {
   let esbuild: typeof import('esbuild');
   try {
     esbuild = await import('esbuild');
   } catch {
     throw new Error('esbuild is needed to bundle the router into the image: run npm install in the package root');
   }
-  const r = await esbuild.build({
-    entryPoints: [join(root, 'dist', 'src', 'image', 'guest-entry.js')],
-    bundle: true,
-    platform: 'node',
-    // CommonJS, so that START_SCRIPT can load it through V8's code cache (node 20 has none for
-    // ES modules).
-    format: 'cjs',
-    target: 'node20',
-    write: false,
-    minifyWhitespace: true,
-    minifySyntax: true,
-    legalComments: 'none',
-    charset: 'ascii',
-    logLevel: 'silent',
-    define: { 'import.meta.url': '__naclModuleUrl' },
-    banner: { js: "const __naclModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
-  });
-  return r.outputFiles[0].contents;
+  const one = async (entry: string): Promise<Uint8Array> => {
+    const r = await esbuild.build({
+      entryPoints: [join(root, 'dist', entry)],
+      bundle: true,
+      platform: 'node',
+      // CommonJS, so that START_SCRIPT can load it through V8's code cache (node 20 has none for
+      // ES modules).
+      format: 'cjs',
+      target: 'node20',
+      write: false,
+      minifyWhitespace: true,
+      minifySyntax: true,
+      legalComments: 'none',
+      charset: 'ascii',
+      logLevel: 'silent',
+      define: { 'import.meta.url': '__naclModuleUrl' },
+      banner: { js: "const __naclModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+    });
+    return r.outputFiles[0].contents;
+  };
+  return { router: await one('src/image/guest-entry.js'), worker: await one(join('src', 'control', WORKER_FILE)) };
+}
+
+/** The build worker's file name beside router.cjs (the name reload.ts looks for). */
+export const WORKER_FILE = 'build-worker.js';
+
+/** One digest of both bundles (the manifest's bundleSha256). */
+export function bundleDigest(b: RouterBundle): string {
+  return createHash('sha256').update(b.router).update(b.worker).digest('hex');
 }
 
 /** The guest's node entry: compiles router.cjs with the code cache router.cjs.cache (made by
@@ -136,10 +154,11 @@ if (make) writeFileSync(make, script.createCachedData());
 
 /** Runs the bundle once on this node, with the guest's flags, far enough to load the
  *  configuration, and returns V8's code cache for it (functions compiled so far included). */
-export function makeCodeCache(bundle: Uint8Array, config: string, nodeFlags: string[]): Buffer {
+export function makeCodeCache(bundle: RouterBundle, config: string, nodeFlags: string[]): Buffer {
   const dir = mkdtempSync(join(tmpdir(), 'nacl-codecache-'));
   try {
-    writeFileSync(join(dir, 'router.cjs'), bundle);
+    writeFileSync(join(dir, 'router.cjs'), bundle.router);
+    writeFileSync(join(dir, WORKER_FILE), bundle.worker);
     writeFileSync(join(dir, 'start.cjs'), START_SCRIPT);
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'nacl-router' }));
     const out = join(dir, 'router.cjs.cache');
@@ -158,7 +177,7 @@ export interface InitramfsInputs {
   busybox: string;
   modules: string[];
   config: string;
-  bundle: Uint8Array;
+  bundle: RouterBundle;
   nodeFlags: string[];
 }
 
@@ -201,7 +220,8 @@ export async function writeInitramfs(inp: InitramfsInputs, out: string): Promise
     const version = (JSON.parse(readFileSync(join(inp.root, 'package.json'), 'utf8')) as { version: string }).version;
     file(`${GUEST_ROOT}/package.json`, JSON.stringify({ name: 'nacl-router', version }) + '\n');
     file(`${GUEST_ROOT}/start.cjs`, START_SCRIPT);
-    file(`${GUEST_ROOT}/router.cjs`, inp.bundle);
+    file(`${GUEST_ROOT}/router.cjs`, inp.bundle.router);
+    file(`${GUEST_ROOT}/${WORKER_FILE}`, inp.bundle.worker);
     file(`${GUEST_ROOT}/router.cjs.cache`, makeCodeCache(inp.bundle, inp.config, inp.nodeFlags));
     const addon = join(inp.root, ADDON_REL);
     if (!existsSync(addon)) throw new Error(`native link driver not built (${addon} missing): run npm run install`);

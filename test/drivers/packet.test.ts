@@ -25,9 +25,8 @@ function vethInto(lab: Lab, root: string, ns: string, cidr: string, offloads: bo
   lab.veth(root, inner);
   sh('sysctl', ['-qw', `net.ipv6.conf.${root}.disable_ipv6=1`, `net.ipv4.conf.${root}.forwarding=0`], { allowFail: true });
   sh('ip', ['link', 'set', root, 'up']);
-  sh('ip', ['link', 'set', inner, 'netns', ns]);
-  if (!offloads) lab.exec(ns, 'ethtool', ['-K', inner, 'tso', 'off', 'gso', 'off', 'tx', 'off']);
   lab.attach(inner, ns, cidr);
+  if (!offloads) lab.exec(ns, 'ethtool', ['-K', inner, 'tso', 'off', 'gso', 'off', 'tx', 'off']);
 }
 
 for (const vnetHdr of [true, false]) {
