@@ -103,7 +103,7 @@ export class Lab {
   }
 
   /** Wait until TCP (or UDP) sockets listen on all `ports` inside `ns`. */
-  async listening(ns: string, ports: number[], udp = false, timeoutMs = 15000): Promise<void> {
+  async listening(ns: string, ports: number[], udp = false, timeoutMs = 60000): Promise<void> {
     await waitFor(`listeners on ${ports.join(',')}`, () => {
       const ss = this.exec(ns, 'ss', [udp ? '-lunH' : '-ltnH'], { allowFail: true });
       return ports.every((p) => new RegExp(`:${p}\\s`).test(ss));
